@@ -1,0 +1,1 @@
+"""Backends: the only modules that talk to the outside (Docker Engine, Compose CLI, HTTP, files)."""

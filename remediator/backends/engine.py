@@ -1,0 +1,138 @@
+"""The Docker Engine through the ``docker`` SDK: containers of a compose project, state, health, logs.
+
+Containers are mapped to services by the compose labels, never by name; one-off ``run`` containers
+are skipped. Every engine error becomes ``Unreachable`` with one line that says how to start an engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Unreachable
+from ..model import DockerEndpoint
+
+PROJECT = "com.docker.compose.project"
+SERVICE = "com.docker.compose.service"
+ONEOFF = "com.docker.compose.oneoff"
+
+START_HINT = "start one with 'bash scripts/engine.sh' (root) or 'sudo systemctl start docker'"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What the engine says of one service's container at one moment."""
+
+    service: str
+    name: str
+    id: str
+    state: str  # running | exited | restarting | paused | created | dead
+    health: str  # healthy | unhealthy | starting | none
+    exit_code: int
+    restart_count: int
+    health_log: tuple[dict[str, Any], ...] = field(default=())
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class Engine:
+    """One connection to one engine, opened lazily and reused."""
+
+    def __init__(self, endpoint: DockerEndpoint | None = None) -> None:
+        self.endpoint = endpoint or DockerEndpoint()
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = _connect(self.endpoint)
+        return self._client
+
+    def containers(self, project: str, service: str | None = None, all: bool = True) -> list[ContainerState]:
+        """The project's service containers (one-off containers skipped), newest first."""
+        import docker.errors
+
+        filters = {"label": [f"{PROJECT}={project}"]}
+        if service:
+            filters["label"].append(f"{SERVICE}={service}")
+        try:
+            found = self.client.containers.list(all=all, filters=filters)
+        except docker.errors.DockerException as exc:
+            raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
+        return [_state(c) for c in found if c.labels.get(ONEOFF, "False") != "True"]
+
+    def container(self, project: str, service: str) -> ContainerState | None:
+        """The service's container, preferring a running one; None when there is none."""
+        found = self.containers(project, service)
+        running = [c for c in found if c.state == "running"]
+        return (running or found or [None])[0]
+
+    def logs(self, container_id: str, tail: int = 200, since_s: float | None = None) -> list[str]:
+        """The container's recent log lines (stdout and stderr), oldest first."""
+        import time
+
+        import docker.errors
+
+        kwargs: dict[str, Any] = {"tail": tail, "stdout": True, "stderr": True}
+        if since_s:
+            kwargs["since"] = int(time.time() - since_s)
+        try:
+            raw = self.client.containers.get(container_id).logs(**kwargs)
+        except docker.errors.NotFound:
+            return []
+        except docker.errors.DockerException as exc:
+            raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
+        return raw.decode("utf-8", "replace").splitlines()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _state(container: Any) -> ContainerState:
+    attrs = container.attrs
+    st = attrs.get("State", {})
+    health = st.get("Health") or {}
+    return ContainerState(
+        service=container.labels.get(SERVICE, ""),
+        name=container.name,
+        id=container.id,
+        state=st.get("Status", "unknown"),
+        health=health.get("Status", "none") or "none",
+        exit_code=int(st.get("ExitCode", 0) or 0),
+        restart_count=int(attrs.get("RestartCount", 0) or 0),
+        health_log=tuple(health.get("Log") or ()),
+        labels=dict(container.labels),
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "Permission denied" in text or "PermissionError" in text:
+        return "permission denied on the engine's socket (add yourself to the 'docker' group or run as root)"
+    if "No such file" in text or "Connection refused" in text or "fetching server API version" in text:
+        return "no Docker engine answers"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _connect(endpoint: DockerEndpoint) -> Any:
+    import docker
+    import docker.errors
+
+    try:
+        if endpoint.context:
+            from docker.context import ContextAPI
+
+            ctx = ContextAPI.get_context(endpoint.context)
+            if ctx is None:
+                raise Unreachable(f"Docker context {endpoint.context!r} does not exist")
+            client = docker.DockerClient(base_url=ctx.Host, tls=ctx.TLSConfig, use_ssh_client=False)
+        elif endpoint.host:
+            client = docker.DockerClient(base_url=endpoint.host, use_ssh_client=endpoint.host.startswith("ssh://"))
+        else:
+            client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        where = endpoint.host or (f"context {endpoint.context}" if endpoint.context else "the default socket")
+        raise Unreachable(f"Docker engine at {where}: {_reason(exc)}; {START_HINT}") from None
+    return client

@@ -1,0 +1,293 @@
+"""The one loader: YAML in, validated against the JSON Schemas shipped in the package, model out.
+
+Every error names ``file:line:column``, the offending key and what was expected; the CLI prints it
+as one line and exits 2. Nothing after the loader validates again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import yamlio
+from .errors import LoadError, Location
+from .model import (
+    Check,
+    ComposeProject,
+    DockerEndpoint,
+    ExternalSource,
+    Inventory,
+    SecretSource,
+    Suite,
+    Target,
+)
+
+KINDS = ("inventory", "checks", "playbooks")
+
+
+@cache
+def _validator(kind: str) -> Any:
+    import jsonschema
+
+    schema = json.loads(resources.files(__package__).joinpath(f"schemas/{kind}.schema.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out or "(top level)"
+
+
+def _describe(error: Any) -> tuple[list[Any], str]:
+    """The path to point at and a message that says what was expected there."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        if extra:
+            expected = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+            return [*path, extra[0]], f"unknown key {extra[0]!r}{expected}"
+    if error.validator == "required":
+        return path, error.message.replace("is a required property", "is required here")
+    if error.validator == "enum":
+        return path, f"{error.instance!r} is not allowed; expected one of: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return path, f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}"
+    return path, error.message
+
+
+def _leaf_errors(errors: Iterable[Any]) -> Iterator[Any]:
+    """Descend into anyOf/oneOf so the message is about the key, not the combinator."""
+    for error in errors:
+        if error.context and error.validator in ("anyOf", "oneOf"):
+            deepest = max(error.context, key=lambda e: len(e.absolute_path))
+            if len(deepest.absolute_path) > len(error.absolute_path):
+                yield from _leaf_errors([deepest])
+                continue
+        yield error
+
+
+def schema_errors(kind: str, data: Any, path: str) -> list[LoadError]:
+    """All schema violations of one document, in file order, each located."""
+    found: list[tuple[tuple[int, int], LoadError]] = []
+    seen: set[tuple[int, int, str]] = set()
+    for error in _leaf_errors(_validator(kind).iter_errors(data)):
+        where, message = _describe(error)
+        line, column, _ = yamlio.position(data, where)
+        key = (line, column, message)
+        if key not in seen:
+            seen.add(key)
+            found.append(((line, column), LoadError(Location(path, line, column), f"{_dotted(where)}: {message}")))
+    return [e for _, e in sorted(found, key=lambda item: item[0])]
+
+
+def _load(kind: str, path: Path) -> Any:
+    data = yamlio.load_file(path)
+    if data is None:
+        data = yamlio.LocatedDict()
+    if not isinstance(data, dict):
+        raise LoadError(Location(str(path), 1, 1), f"expected a mapping at the top of a {kind} file")
+    errors = schema_errors(kind, data, str(path))
+    if errors:
+        raise errors[0]
+    return data
+
+
+def kind_of(data: Any) -> str | None:
+    """Which of the three document kinds a parsed file is, by its top-level keys."""
+    if not isinstance(data, dict):
+        return None
+    if "targets" in data or "groups" in data:
+        return "inventory"
+    if "checks" in data or "sources" in data:
+        return "checks"
+    if "playbook" in data or "entries" in data:
+        return "playbooks"
+    return None
+
+
+def yaml_files(paths: Iterable[Path]) -> list[Path]:
+    """Files named, and *.yml / *.yaml files of directories named, in a stable order."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted([*p.glob("*.yml"), *p.glob("*.yaml")]))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise LoadError(str(p), "no such file or directory")
+    return out
+
+
+# -- inventory ----------------------------------------------------------------------------------
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read an inventory file; relative paths in it are relative to the file's directory."""
+    raw = _load("inventory", path)
+    base = path.resolve().parent
+    targets = {name: _target(name, spec, base, path) for name, spec in raw["targets"].items()}
+    groups = {}
+    for group, members in raw.get("groups", {}).items():
+        for i, member in enumerate(members):
+            if member not in targets:
+                line, col, _ = yamlio.position(raw, ["groups", group, i])
+                raise LoadError(Location(str(path), line, col), f"groups.{group}: no target {member!r}")
+        groups[group] = tuple(members)
+    return Inventory(path=path, targets=targets, groups=groups)
+
+
+def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
+    compose = None
+    if "compose" in spec:
+        c = spec["compose"]
+        directory = (base / c["directory"]).resolve()
+        compose = ComposeProject(
+            project=c["project"],
+            directory=directory,
+            files=tuple(directory / f for f in c.get("files", [])),
+            env_files=tuple(directory / f for f in c.get("env_files", [])),
+            command=tuple(c["command"]) if "command" in c else None,
+        )
+    secret_base = compose.directory if compose else base
+    secrets = {
+        key: SecretSource(kind=kind, ref=tuple(ref) if isinstance(ref, list) else ref, base=secret_base)
+        for key, source in spec.get("secrets", {}).items()
+        for kind, ref in source.items()
+    }
+    docker = spec.get("docker", {})
+    return Target(
+        name=name,
+        inventory=path,
+        compose=compose,
+        docker=DockerEndpoint(host=docker.get("host"), context=docker.get("context")),
+        vars=yamlio.plain(spec.get("vars", {})),
+        urls=yamlio.plain(spec.get("urls", {})),
+        secrets=secrets,
+        checks=tuple(base / p for p in spec.get("checks", ["checks"])),
+        playbooks=tuple(base / p for p in spec.get("playbooks", ["playbooks"])),
+    )
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def load_suite(paths: Iterable[Path]) -> Suite:
+    """Read check files (or directories of them) into one suite with unique ids and acyclic requires."""
+    files = yaml_files(paths)
+    checks: list[Check] = []
+    sources: list[ExternalSource] = []
+    first_seen: dict[str, Location] = {}
+    for path in files:
+        raw = _load("checks", path)
+        for i, c in enumerate(raw.get("checks", [])):
+            line, col, _ = yamlio.position(raw, ["checks", i])
+            where = Location(str(path), line, col)
+            if c["id"] in first_seen:
+                raise LoadError(where, f"duplicate check id {c['id']!r} (first at {first_seen[c['id']]})")
+            first_seen[c["id"]] = where
+            checks.append(
+                Check(
+                    id=c["id"],
+                    category=c["category"],
+                    name=c["name"],
+                    probe=yamlio.plain(c["probe"]),
+                    expect=yamlio.plain(c.get("expect", {})),
+                    requires=tuple(c.get("requires", [])),
+                    capture=yamlio.plain(c.get("capture", {})),
+                    exclusive=bool(c.get("exclusive", False)),
+                    where=where,
+                )
+            )
+        for i, s in enumerate(raw.get("sources", [])):
+            line, col, _ = yamlio.position(raw, ["sources", i])
+            base = path.resolve().parent
+            sources.append(
+                ExternalSource(
+                    id=s["id"],
+                    format=s["format"],
+                    results=base / s["results"],
+                    command=tuple(s["command"]) if "command" in s else None,
+                    cwd=base / s["cwd"] if "cwd" in s else base,
+                    timeout=float(s.get("timeout", 600)),
+                    category=s.get("category"),
+                    where=Location(str(path), line, col),
+                )
+            )
+    _check_requires(checks)
+    return Suite(checks=tuple(checks), sources=tuple(sources), files=tuple(files))
+
+
+def _check_requires(checks: list[Check]) -> None:
+    ids = {c.id: c for c in checks}
+    for c in checks:
+        for r in c.requires:
+            if r not in ids:
+                raise LoadError(c.where or "?", f"{c.id}.requires: no check {r!r}")
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(c: Check, trail: list[str]) -> None:
+        if state.get(c.id) == 2:
+            return
+        if state.get(c.id) == 1:
+            cycle = " -> ".join([*trail[trail.index(c.id):], c.id])
+            raise LoadError(c.where or "?", f"requires form a cycle: {cycle}")
+        state[c.id] = 1
+        for r in c.requires:
+            visit(ids[r], [*trail, c.id])
+        state[c.id] = 2
+
+    for c in checks:
+        visit(c, [])
+
+
+# -- any file -----------------------------------------------------------------------------------
+
+
+def validate_paths(paths: Iterable[Path]) -> tuple[int, list[LoadError]]:
+    """Validate files of any of the three kinds; returns how many files were read and every error."""
+    errors: list[LoadError] = []
+    files = yaml_files(paths)
+    suites: list[Path] = []
+    for path in files:
+        try:
+            data = yamlio.load_file(path)
+        except LoadError as exc:
+            errors.append(exc)
+            continue
+        kind = kind_of(data)
+        if kind is None:
+            errors.append(LoadError(Location(str(path), 1, 1),
+                                    "not an inventory (targets:), checks (checks:) or playbooks (entries:) file"))
+            continue
+        if kind == "playbooks" and not _has_schema("playbooks"):
+            continue
+        found = schema_errors(kind, data, str(path))
+        errors.extend(found)
+        if not found and kind == "checks":
+            suites.append(path)
+        elif not found and kind == "inventory":
+            try:
+                load_inventory(path)
+            except LoadError as exc:
+                errors.append(exc)
+    if suites:
+        try:
+            load_suite(suites)
+        except LoadError as exc:
+            errors.append(exc)
+    return len(files), errors
+
+
+def _has_schema(kind: str) -> bool:
+    return resources.files(__package__).joinpath(f"schemas/{kind}.schema.json").is_file()

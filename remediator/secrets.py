@@ -1,0 +1,102 @@
+"""Secret sources and the masker that keeps their values out of every output.
+
+A secret is read from an environment variable, a file, or a command's stdout (argv, no shell). Once
+read, its value is registered with the process-wide ``MASKER``; every printer, log processor, journal
+and report passes text through ``MASKER.mask`` so the value shows as ``***`` wherever it would appear.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+from .model import SecretSource
+
+MASK = "***"
+_MIN_LEN = 4  # shorter values would mask ordinary words; such a value is refused as a secret
+
+
+class Masker:
+    """Replaces registered secret values in text and in nested data."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._ordered: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, value: str) -> None:
+        value = value.strip()
+        if len(value) < _MIN_LEN or value in self._values:
+            return
+        with self._lock:
+            self._values.add(value)
+            # longest first, so a secret that contains another is masked whole
+            self._ordered = sorted(self._values, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for value in self._ordered:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+    def mask_data(self, data: Any) -> Any:
+        if isinstance(data, str):
+            return self.mask(data)
+        if isinstance(data, Mapping):
+            return {k: self.mask_data(v) for k, v in data.items()}
+        if isinstance(data, list | tuple):
+            return [self.mask_data(v) for v in data]
+        return data
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._ordered = []
+
+
+MASKER = Masker()
+
+
+def read(source: SecretSource) -> str:
+    """The secret's value (stripped of surrounding whitespace), registered with the masker."""
+    if source.kind == "env":
+        value = os.environ.get(str(source.ref))
+        if value is None:
+            raise UserError(f"secret source env {source.ref!r}: the variable is not set")
+    elif source.kind == "file":
+        path = Path(str(source.ref))
+        path = path if path.is_absolute() else source.base / path
+        try:
+            value = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"secret source file {path}: {exc.strerror or exc}") from None
+    elif source.kind == "command":
+        argv = list(source.ref)
+        try:
+            proc = subprocess.run(argv, cwd=source.base, capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise UserError(f"secret source command {argv[0]!r}: {exc}") from None
+        if proc.returncode != 0:
+            raise UserError(f"secret source command {argv[0]!r} exited {proc.returncode}")
+        value = proc.stdout
+    else:  # the schema admits no other kind
+        raise UserError(f"unknown secret source kind {source.kind!r}")
+    value = value.strip()
+    MASKER.add(value)
+    return value
+
+
+def read_all(sources: Mapping[str, SecretSource]) -> dict[str, str]:
+    """Every secret of a target by name."""
+    return {name: read(src) for name, src in sources.items()}
+
+
+def register(values: Iterable[str]) -> None:
+    """Mask values that are secret by nature but come from elsewhere (e.g. env file keys)."""
+    for v in values:
+        MASKER.add(v)
