@@ -240,7 +240,7 @@ def _check_requires(checks: list[Check]) -> None:
         if state.get(c.id) == 2:
             return
         if state.get(c.id) == 1:
-            cycle = " -> ".join([*trail[trail.index(c.id):], c.id])
+            cycle = " -> ".join([*trail[trail.index(c.id) :], c.id])
             raise LoadError(c.where or "?", f"requires form a cycle: {cycle}")
         state[c.id] = 1
         for r in c.requires:
@@ -267,8 +267,12 @@ def validate_paths(paths: Iterable[Path]) -> tuple[int, list[LoadError]]:
             continue
         kind = kind_of(data)
         if kind is None:
-            errors.append(LoadError(Location(str(path), 1, 1),
-                                    "not an inventory (targets:), checks (checks:) or playbooks (entries:) file"))
+            errors.append(
+                LoadError(
+                    Location(str(path), 1, 1),
+                    "not an inventory (targets:), checks (checks:) or playbooks (entries:) file",
+                )
+            )
             continue
         if kind == "playbooks" and not _has_schema("playbooks"):
             continue

@@ -1,0 +1,5 @@
+"""``python -m remediator`` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,173 @@
+"""The ``remediate`` command: check, validate (and, as they land, plan, apply, watch).
+
+Heavy modules are imported inside each command so ``remediate --help`` starts quickly. Every
+``RemediatorError`` becomes one line on stderr and its exit code: 2 for bad input, 3 when the engine
+or a target cannot be reached; no traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .errors import EXIT_NOT_MET, EXIT_OK, EXIT_USAGE, RemediatorError, UserError
+
+app = typer.Typer(
+    name="remediate",
+    help=(
+        "Heal a docker-compose dev environment the way a careful engineer would: run the verification "
+        "suite (check), diagnose from evidence and show the fixes (plan), apply them one at a time and "
+        "re-test after each until the target rate is met (apply --until 0.8)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+InventoryOpt = Annotated[
+    Path, typer.Option("--inventory", "-i", help="Inventory file naming the targets.", show_default=True)
+]
+LimitOpt = Annotated[str | None, typer.Option("--limit", "-l", help="Target or group name(s), comma-separated.")]
+ChecksOpt = Annotated[
+    list[Path] | None, typer.Option("--checks", "-c", help="Check files or directories (default: the target's).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
+VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output on stderr (-vv).")]
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"remediate: {message}\n")
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[..., int]) -> Callable[..., int]:
+    """Run a command body; turn user and reachability errors into one line and their exit code."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        try:
+            code = fn(*args, **kwargs)
+        except RemediatorError as exc:
+            from .secrets import MASKER
+
+            _fail(MASKER.mask(str(exc)), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        raise typer.Exit(code)
+
+    return wrapper
+
+
+def _targets(inventory: Path, limit: str | None) -> list[Any]:
+    from .loader import load_inventory
+
+    if not inventory.exists():
+        raise UserError(f"{inventory}: no such inventory file; pass --inventory FILE")
+    return load_inventory(inventory).select(limit)
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    """A live progress bar on stderr when it is a terminal; a no-op otherwise."""
+    import contextlib
+
+    if not enabled or not sys.stderr.isatty():
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+@app.command()
+@guarded
+def check(
+    inventory: InventoryOpt = Path("inventory.yml"),
+    limit: LimitOpt = None,
+    checks: ChecksOpt = None,
+    category: Annotated[list[str] | None, typer.Option("--category", help="Only this category (repeatable).")] = None,
+    as_json: JsonOpt = False,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML to this file.")] = None,
+    until: Annotated[
+        float | None, typer.Option("--until", min=0.0, max=1.0, help="Exit 0 when the rate reaches this (0..1).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")] = 64,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Run the verification suite and print the success rate by category.
+
+    Checks run concurrently in the order their **requires** allow; a check whose requirement did
+    not pass is skipped and counts against the rate (rate = passed / total).
+
+    Exit 0 when every check passed (or the --until rate is met), 1 otherwise, 2 on bad input,
+    3 when the engine is unreachable.
+    """
+    from . import log
+    from .loader import load_suite
+    from .report import emit_json, print_run, write_junit
+    from .runner import run_suite, select
+
+    log.configure(verbose)
+    targets = _targets(inventory, limit)
+    docs, all_met = {}, True
+    for target in targets:
+        suite = load_suite(checks or target.checks)
+        chosen = select(suite, category or ())
+        with _progress(len(chosen), True) as bar:
+            task = bar.add_task(f"checking {target.name}", total=len(chosen)) if bar else None
+            advance = (lambda _r, t=task: bar.advance(t)) if bar else None
+            run = run_suite(target, suite, chosen, concurrency=concurrency, progress=advance)
+        met = run.rate >= until if until is not None else run.passed == run.total
+        all_met = all_met and met
+        if junit:
+            write_junit(run, junit, target.name)
+        if as_json:
+            docs[target.name] = run.to_json()
+        else:
+            print_run(run, target.name, until)
+    if as_json:
+        emit_json(next(iter(docs.values())) if len(docs) == 1 else {"targets": docs})
+    return EXIT_OK if all_met else EXIT_NOT_MET
+
+
+@app.command()
+@guarded
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or directories (default: inventory.yml checks/ playbooks/).")
+    ] = None,
+) -> int:
+    """Validate inventory, check and playbook files against their schemas.
+
+    Prints each error as file:line:column, the key and what was expected; exits 2 on any error.
+    """
+    from .loader import validate_paths
+
+    chosen = paths or [p for p in (Path("inventory.yml"), Path("checks"), Path("playbooks")) if p.exists()]
+    if not chosen:
+        raise UserError("nothing to validate: pass files or directories")
+    count, errors = validate_paths(chosen)
+    for e in errors:
+        sys.stderr.write(f"{e}\n")
+    if errors:
+        sys.stderr.write(f"remediate: {len(errors)} error(s) in {count} file(s)\n")
+        return EXIT_USAGE
+    sys.stdout.write(f"{count} file(s) valid\n")
+    return EXIT_OK
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

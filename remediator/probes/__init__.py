@@ -1,0 +1,78 @@
+"""Probes observe; each kind compares what it saw with the check's expectation.
+
+A probe never changes anything and never decides what to do next: it returns an ``Outcome`` with
+the evidence it saw (status, body excerpt, which component answered, container state, log lines),
+which the runner records and the planner later reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends.engine import Engine
+from ..model import Target
+
+
+@dataclass
+class Outcome:
+    """What one probe saw and whether it met the expectation."""
+
+    passed: bool
+    reason: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    data: Any = None  # parsed JSON body, for captures
+
+
+class ProbeContext:
+    """What probes share during one run: one HTTP session, one engine connection, one bound."""
+
+    def __init__(self, target: Target, concurrency: int = 64, engine: Engine | None = None) -> None:
+        self.target = target
+        self.concurrency = concurrency
+        self._engine = engine
+        self._session: Any = None
+
+    @property
+    def project(self) -> str:
+        if self.target.compose is None:
+            from ..errors import UserError
+
+            raise UserError(f"target {self.target.name!r} has no compose project; container and logs probes need one")
+        return self.target.compose.project
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(self.target.docker)
+        return self._engine
+
+    async def session(self) -> Any:
+        """One aiohttp session for the whole run, created inside the running loop."""
+        if self._session is None:
+            import aiohttp
+
+            connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0, force_close=False)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+        return self._session
+
+    async def engine_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking engine call off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+ProbeFn = Callable[[Mapping[str, Any], Mapping[str, Any], ProbeContext], Awaitable[Outcome]]
+
+
+def probe_for(kind: str) -> ProbeFn:
+    """The probe function of a kind; modules are imported only when a kind is used."""
+    from importlib import import_module
+
+    return import_module(f".{kind}", __name__).run  # type: ignore[no-any-return]

@@ -1,0 +1,35 @@
+"""TCP probe: does a port accept connections (or, with ``open: false``, refuse them)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from . import Outcome, ProbeContext
+
+
+async def run(probe: Mapping[str, Any], expect: Mapping[str, Any], ctx: ProbeContext) -> Outcome:
+    host, port = probe.get("host", "127.0.0.1"), int(probe["port"])
+    timeout = float(probe.get("timeout", 3))
+    want_open = bool(expect.get("open", True))
+    evidence: dict[str, Any] = {"host": host, "port": port}
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        writer.close()
+        is_open = True
+    except TimeoutError:
+        is_open, evidence["error"] = False, f"timeout after {timeout:g} s"
+    except OSError as exc:
+        is_open, evidence["error"] = (
+            False,
+            "connection refused" if isinstance(exc, ConnectionRefusedError) else str(exc),
+        )
+    evidence["open"] = is_open
+    passed = is_open == want_open
+    reason = (
+        ""
+        if passed
+        else f"port {host}:{port} is {'open' if is_open else 'closed'}, expected {'open' if want_open else 'closed'}"
+    )
+    return Outcome(passed=passed, reason=reason, evidence=evidence)

@@ -1,0 +1,220 @@
+"""Run a suite against a target: concurrently, in the order ``requires`` allows, bounded.
+
+Every check starts as soon as the checks it requires have finished; if one of them did not pass, it
+is skipped with the reason. ``exclusive`` checks (load probes) run alone after all others, one at a
+time, so they neither disturb nor are disturbed by the rest. A partial re-run (``only``) re-uses the
+earlier run's results and captures for the checks it does not repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets as _random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import templating
+from .errors import UserError
+from .model import Check, Suite, Target
+from .probes import Outcome, ProbeContext, probe_for
+from .results import FAILED, PASSED, SKIPPED, CheckResult, Run
+from .secrets import MASKER, read
+
+_SECRET_NAME = re.compile(r"token|key|secret|password|passwd|credential", re.IGNORECASE)
+
+Progress = Callable[[CheckResult], None]
+
+
+class LazySecrets(Mapping[str, str]):
+    """A target's secrets, each read (and registered with the masker) only when a template uses it."""
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._values: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._values:
+            if name not in self._target.secrets:
+                raise UserError(f"target {self._target.name!r} has no secret {name!r}")
+            self._values[name] = read(self._target.secrets[name])
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._target.secrets)
+
+    def __len__(self) -> int:
+        return len(self._target.secrets)
+
+
+def base_context(target: Target, run_id: str | None = None) -> dict[str, Any]:
+    """Variables every template sees: the target's vars, its rendered URLs, its secrets, a run id."""
+    ctx: dict[str, Any] = dict(target.vars)
+    ctx["env"] = dict(os.environ)
+    ctx["urls"] = {name: templating.render_str(url, ctx) for name, url in target.urls.items()}
+    ctx["secrets"] = LazySecrets(target)
+    ctx["run_id"] = run_id or _random.token_hex(4)
+    ctx["target"] = target.name
+    return ctx
+
+
+@dataclass
+class RunState:
+    """Captured values survive between a run and its partial re-runs (never printed: may be tokens)."""
+
+    context: dict[str, Any]
+    captures: dict[str, Any] = field(default_factory=dict)
+
+
+def _capture(check: Check, data: Any, state: RunState) -> None:
+    import jmespath
+
+    for name, path in check.capture.items():
+        value = jmespath.search(path, data) if data is not None else None
+        if value is None:
+            continue
+        if _SECRET_NAME.search(name) and isinstance(value, str):
+            MASKER.add(value)
+        state.captures[name] = value
+
+
+async def _one(check: Check, ctx: ProbeContext, state: RunState) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        scope = {**state.context, **state.captures}
+        probe = templating.render(check.probe, scope)
+        expect = templating.render(check.expect, scope) if templating.has_template(check.expect) else check.expect
+        outcome: Outcome = await probe_for(check.kind)(probe, expect, ctx)
+    except UserError as exc:  # a template that cannot be rendered fails this check, not the run
+        outcome = Outcome(False, str(exc), {"error": str(exc)})
+    if outcome.passed and check.capture:
+        _capture(check, outcome.data, state)
+    return CheckResult(
+        id=check.id,
+        category=check.category,
+        name=check.name,
+        status=PASSED if outcome.passed else FAILED,
+        reason=MASKER.mask(outcome.reason),
+        evidence=MASKER.mask_data(outcome.evidence),
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _skipped(check: Check, blockers: list[CheckResult]) -> CheckResult:
+    why = ", ".join(f"{b.id} {b.status}" for b in blockers)
+    return CheckResult(
+        id=check.id,
+        category=check.category,
+        name=check.name,
+        status=SKIPPED,
+        reason=f"requires {why}",
+        evidence={"requires": {b.id: b.status for b in blockers}},
+    )
+
+
+async def run_checks(
+    target: Target,
+    checks: Sequence[Check],
+    *,
+    concurrency: int = 64,
+    only: set[str] | None = None,
+    prior: Run | None = None,
+    state: RunState | None = None,
+    progress: Progress | None = None,
+    probe_context: ProbeContext | None = None,
+) -> tuple[Run, RunState]:
+    """Run ``checks`` (or just ``only`` of them, re-using ``prior`` for the rest); results in suite order."""
+    started = time.perf_counter()
+    state = state or RunState(context=base_context(target))
+    ctx = probe_context or ProbeContext(target, concurrency=concurrency)
+    bound = asyncio.Semaphore(concurrency)
+    done: dict[str, asyncio.Future[CheckResult]] = {}
+    loop = asyncio.get_running_loop()
+    reuse = prior.by_id() if prior is not None else {}
+    for c in checks:
+        done[c.id] = loop.create_future()
+        if only is not None and c.id not in only and c.id in reuse:
+            done[c.id].set_result(reuse[c.id])
+
+    async def run_one(check: Check) -> None:
+        fut = done[check.id]
+        if fut.done():
+            return
+        needed = [await done[r] for r in check.requires if r in done]
+        blockers = [r for r in needed if r.status != PASSED]
+        if blockers:
+            result = _skipped(check, blockers)
+        else:
+            async with bound:
+                result = await _one(check, ctx, state)
+        fut.set_result(result)
+        if progress:
+            progress(result)
+
+    try:
+        await asyncio.gather(*(run_one(c) for c in checks if not c.exclusive))
+        for c in checks:
+            if c.exclusive:
+                await run_one(c)
+    finally:
+        if probe_context is None:
+            await ctx.close()
+    results = [done[c.id].result() for c in checks]
+    return Run(results=results, duration_s=time.perf_counter() - started), state
+
+
+def affected(checks: Sequence[Check], changed: set[str]) -> set[str]:
+    """``changed`` and every check that requires one of them, transitively: what a re-test must repeat."""
+    dependents: dict[str, set[str]] = {}
+    for c in checks:
+        for r in c.requires:
+            dependents.setdefault(r, set()).add(c.id)
+    out, todo = set(), list(changed)
+    while todo:
+        cid = todo.pop()
+        if cid not in out:
+            out.add(cid)
+            todo.extend(dependents.get(cid, ()))
+    return out
+
+
+def select(suite: Suite, categories: Sequence[str] = ()) -> list[Check]:
+    """Checks of the given categories (case-insensitive), with what they require pulled in."""
+    if not categories:
+        return list(suite.checks)
+    wanted = {c.lower() for c in categories}
+    known = {c.category.lower() for c in suite.checks}
+    unknown = wanted - known
+    if unknown:
+        raise UserError(f"no category {sorted(unknown)[0]!r}; expected one of: {', '.join(sorted(known))}")
+    by_id = suite.by_id()
+    keep: set[str] = set()
+    todo = [c.id for c in suite.checks if c.category.lower() in wanted]
+    while todo:
+        cid = todo.pop()
+        if cid not in keep:
+            keep.add(cid)
+            todo.extend(by_id[cid].requires)
+    return [c for c in suite.checks if c.id in keep]
+
+
+def run_suite(
+    target: Target, suite: Suite, checks: Sequence[Check], *, concurrency: int = 64, progress: Progress | None = None
+) -> Run:
+    """A whole run, external sources included: the entry point of ``remediate check``."""
+    from . import external
+
+    async def main() -> Run:
+        run, _ = await run_checks(target, checks, concurrency=concurrency, progress=progress)
+        return run
+
+    run = asyncio.run(main())
+    for source in suite.sources:
+        ext = external.run_source(source)
+        run.results.extend(ext.results)
+        run.notes.extend(ext.notes)
+        run.duration_s += ext.duration_s
+    return run
