@@ -170,4 +170,4 @@ def validate(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(prog_name="remediate")
