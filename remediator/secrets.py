@@ -100,3 +100,34 @@ def register(values: Iterable[str]) -> None:
     """Mask values that are secret by nature but come from elsewhere (e.g. env file keys)."""
     for v in values:
         MASKER.add(v)
+
+
+def validate_with(probe: Mapping[str, Any], candidate: str, context: Mapping[str, Any]) -> tuple[bool, str]:
+    """Try a candidate secret before it is written: (passed, reason), the reason already masked.
+
+    ``probe`` is ``{http: {url, method, headers, json, expect_status, timeout}}`` whose strings may use
+    ``{{ candidate }}`` (e.g. ``Authorization: Bearer {{ candidate }}``). The candidate is registered
+    with the masker first, so neither a URL nor an error that echoes it can leak it.
+    """
+    import httpx
+
+    from .templating import render
+
+    MASKER.add(candidate)
+    spec = render(dict(probe["http"]), {**context, "candidate": candidate})
+    expect = spec.get("expect_status", [200])
+    expect = expect if isinstance(expect, list) else [expect]
+    try:
+        response = httpx.request(
+            spec.get("method", "GET"),
+            spec["url"],
+            headers=spec.get("headers"),
+            json=spec.get("json"),
+            timeout=float(spec.get("timeout", 10)),
+        )
+    except httpx.HTTPError as exc:
+        return False, MASKER.mask(f"validation request to {spec['url']} failed: {exc}")
+    if response.status_code in expect:
+        return True, MASKER.mask(f"{spec['url']} answered {response.status_code} to the candidate")
+    want = " or ".join(map(str, expect))
+    return False, MASKER.mask(f"{spec['url']} answered {response.status_code} to the candidate (expected {want})")

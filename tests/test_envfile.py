@@ -1,0 +1,175 @@
+"""Env-file edits: only the key's line changes, atomically, with a backup and a way back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from remediator.actions import ActionContext, build_action, envfile
+from remediator.backends import files
+from remediator.model import ComposeProject, Target
+
+ORIGINAL = textwrap.dedent(
+    """\
+    # settings of the stack
+
+    export API_KEY="old-key"   # shared with the gateway
+    PASSWORD_HASH_ROUNDS=12
+    # the token, single-quoted
+    AIRTABLE_TOKEN='pat-old'
+
+    LOG_LEVEL = info # spaces around =
+    """
+)
+
+
+def _ctx(directory: Path) -> ActionContext:
+    project = ComposeProject(project="remediate-envtest", directory=directory)
+    return ActionContext.for_target(Target(name="t", inventory=directory / "inventory.yml", compose=project))
+
+
+@pytest.fixture
+def env_file(tmp_path: Path) -> Path:
+    path = tmp_path / ".env"
+    path.write_text(ORIGINAL)
+    path.chmod(0o600)
+    return path
+
+
+def _changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    a, b = before.splitlines(), after.splitlines()
+    assert len(a) == len(b), "lines were added or removed"
+    return [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+
+
+def test_env_set_changes_only_the_keys_line_keeps_mode_backs_up_and_restores(env_file: Path):
+    ctx = _ctx(env_file.parent)
+    action = build_action({"env_set": {"file": ".env", "key": "API_KEY", "value": "new-key"}})
+
+    seen = action.inspect(ctx)
+    assert seen.would_change and '+export API_KEY="new-key"   # shared with the gateway' in seen.diff
+    assert env_file.read_text() == ORIGINAL  # inspect changed nothing
+
+    result = action.apply(ctx)
+    assert result.status == "changed"
+    after = env_file.read_text()
+    assert _changed_lines(ORIGINAL, after) == [
+        ('export API_KEY="old-key"   # shared with the gateway', 'export API_KEY="new-key"   # shared with the gateway')
+    ]
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    backup = files.backup_path(env_file, ctx.run_id)
+    assert backup.read_text() == ORIGINAL and backup.stat().st_mode & 0o777 == 0o600
+
+    assert action.apply(ctx).status == "ok"  # a second apply changes nothing
+    assert not action.inspect(ctx).would_change
+
+    # a later change in the same run keeps the original backup, so rollback gives the original bytes
+    build_action({"env_set": {"file": ".env", "key": "PASSWORD_HASH_ROUNDS", "value": "4"}}).apply(ctx)
+    assert backup.read_text() == ORIGINAL
+    assert action.rollback(ctx).status == "changed"
+    assert env_file.read_bytes() == ORIGINAL.encode()
+    assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_quoting_style_is_kept_where_it_can_hold_the_value(env_file: Path):
+    text = env_file.read_text()
+    assert "AIRTABLE_TOKEN='pat-new'" in envfile.set_key(text, "AIRTABLE_TOKEN", "pat-new")
+    assert "LOG_LEVEL = debug # spaces around =" in envfile.set_key(text, "LOG_LEVEL", "debug")
+    # a $ would be interpolated by compose unquoted or in double quotes: single quotes keep it literal
+    assert "PASSWORD_HASH_ROUNDS='a$b c'" in envfile.set_key(text, "PASSWORD_HASH_ROUNDS", "a$b c")
+    assert envfile.set_key(text, "NEW", "x").endswith(ORIGINAL.splitlines()[-1] + "\nNEW=x\n")
+
+
+def test_env_unset_and_env_rename(env_file: Path):
+    ctx = _ctx(env_file.parent)
+    unset = build_action({"env_unset": {"file": ".env", "key": "PASSWORD_HASH_ROUNDS"}})
+    assert unset.inspect(ctx).would_change
+    assert unset.apply(ctx).status == "changed"
+    assert "PASSWORD_HASH_ROUNDS" not in env_file.read_text()
+    assert unset.apply(ctx).status == "ok"
+
+    rename = build_action({"env_rename": {"file": ".env", "from": "AIRTABLE_TOKEN", "to": "AIRTABLE_PAT"}})
+    assert rename.apply(ctx).status == "changed"
+    assert "AIRTABLE_PAT='pat-old'" in env_file.read_text()
+    assert rename.apply(ctx).status == "ok"
+    assert not rename.inspect(ctx).would_change
+    assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_validate_with_refuses_a_candidate_that_fails(env_file: Path):
+    from .support import http_server
+
+    def handler(req):
+        ok = req.headers.get("Authorization") == "Bearer good-token"
+        return (200 if ok else 401), {}, b""
+
+    with http_server(handler) as url:
+        probe = {"http": {"url": f"{url}/whoami", "headers": {"Authorization": "Bearer {{ candidate }}"}}}
+        ctx = _ctx(env_file.parent)
+        bad = build_action(
+            {"env_set": {"file": ".env", "key": "API_KEY", "value": "bad-token", "validate_with": probe}}
+        )
+        result = bad.apply(ctx)
+        assert result.status == "failed" and "401" in result.message
+        assert env_file.read_text() == ORIGINAL
+
+        good = build_action(
+            {"env_set": {"file": ".env", "key": "API_KEY", "value": "good-token", "validate_with": probe}}
+        )
+        assert good.apply(ctx).status == "changed"
+        assert 'API_KEY="good-token"' in env_file.read_text()
+
+
+_CRASHER = """
+import sys
+from pathlib import Path
+from remediator.backends.files import atomic_write
+atomic_write(Path(sys.argv[1]), Path(sys.argv[2]).read_bytes())
+"""
+
+
+@pytest.mark.parametrize("point", ["mid-write", "before-rename"])
+def test_a_crash_while_writing_leaves_the_old_file_never_a_partial_one(env_file: Path, tmp_path: Path, point: str):
+    new = tmp_path / "new-content"
+    new.write_text(envfile.set_key(ORIGINAL, "API_KEY", "x" * 50_000))  # large, so half of it is partial
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASHER, str(env_file), str(new)],
+        env={**os.environ, files.CRASH_HOOK_ENV: point},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == -9  # really killed at the write point
+    assert env_file.read_bytes() == ORIGINAL.encode()
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    # and without the crash the same write lands whole
+    subprocess.run([sys.executable, "-c", _CRASHER, str(env_file), str(new)], check=True, timeout=60)
+    assert env_file.read_bytes() == new.read_bytes()
+    assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_edit_lock_makes_a_second_editor_wait(env_file: Path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from remediator.backends.files import locked\n"
+            "with locked(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)",
+            str(env_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        from remediator.errors import UserError
+
+        with pytest.raises(UserError, match="another remediator is editing it"), files.locked(env_file, timeout=0.5):
+            pass
+    finally:
+        holder.wait(timeout=30)
