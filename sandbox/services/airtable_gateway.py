@@ -11,7 +11,7 @@ import hmac
 import json
 import urllib.parse
 
-from common import App, check_http, env, error, health_response, http_call, json_response, log, Response
+from common import App, Response, check_http, env, error, health_response, http_call, json_response, log
 
 app = App("airtable-gateway")
 

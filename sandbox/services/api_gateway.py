@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-from common import App, check_http, env, error, health_response, http_call, json_response, log, Response
+from common import App, Response, check_http, env, error, health_response, http_call, json_response, log
 
 app = App("api-gateway")
 
@@ -23,7 +23,7 @@ API_KEY = env("API_KEY", "")
 PLATFORM_URL = env("PLATFORM_SERVICES_URL", "http://platform-services:8007")
 AIRTABLE_GATEWAY_URL = env("AIRTABLE_GATEWAY_URL", "http://airtable-gateway:8002")
 MAX_CONCURRENCY = int(env("GATEWAY_MAX_CONCURRENCY", "64"))
-QUEUE_TIMEOUT_MS = int(env("GATEWAY_QUEUE_TIMEOUT_MS", "50"))
+QUEUE_TIMEOUT_MS = int(env("GATEWAY_QUEUE_TIMEOUT_MS", "20"))
 UPSTREAM_TIMEOUT = float(env("GATEWAY_UPSTREAM_TIMEOUT", "30"))
 HEALTH_BUDGET_S = 0.1  # the aggregate health check of the real gateway took ~100 ms
 

@@ -16,8 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 SERVICE = os.environ.get("SERVICE_NAME", "unknown")
 
@@ -124,7 +124,8 @@ class App:
                     continue
                 params = {k: v for k, v in match.groupdict().items() if v is not None}
                 request = Request(handler, method, path, query, params)
-                call = (lambda f=func, r=request: f(r))
+                def call(f=func, r=request):
+                    return f(r)
                 response = self.around(request, call) if self.around else call()
                 break
             else:
