@@ -88,7 +88,7 @@ class Http(Action):
             )
         except httpx.HTTPError as exc:
             return self.result("failed", f"{method} {url}: {exc}")
-        evidence = {"status": response.status_code, "body": response.text[:500]}
+        evidence = {"http_status": response.status_code, "body": response.text[:500]}
         if response.status_code not in expect:
             want = " or ".join(map(str, expect))
             return self.result("failed", f"{method} {url} answered {response.status_code}, expected {want}", **evidence)
