@@ -1,0 +1,107 @@
+"""A known secret goes through every action; it must appear nowhere in what remediator says."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import structlog
+
+from remediator.actions import ACTIONS, ActionContext, build_action
+from remediator.model import ComposeProject, SecretSource, Target
+
+from .support import http_server
+
+SECRET = "s3cr3t-VALUE-4242"
+
+
+def _ctx(project: ComposeProject) -> ActionContext:
+    source = SecretSource("env", "REMEDIATE_TEST_SECRET", project.directory)
+    target = Target(name="t", inventory=project.directory / "inventory.yml", compose=project, secrets={"api": source})
+    return ActionContext.for_target(target)
+
+
+def test_no_action_lets_a_secret_out(engine, compose_project, monkeypatch, capsys):
+    monkeypatch.setenv("REMEDIATE_TEST_SECRET", SECRET)
+    (compose_project.directory / "extra.yml").write_text("# other config\nauth:\n  token: none\n")
+    ctx = _ctx(compose_project)
+
+    def echo(req):
+        ok = req.headers.get("Authorization") == f"Bearer {SECRET}"
+        return (200 if ok else 401), {}, f"you sent {req.headers.get('Authorization')} to {req.path}".encode()
+
+    with http_server(echo) as url:
+        probe = {
+            "http": {
+                "url": f"{url}/check?key={{{{ candidate }}}}",
+                "headers": {"Authorization": "Bearer {{ candidate }}"},
+            }
+        }
+        specs = [
+            {"env_set": {"file": "app.env", "key": "TOKEN", "value_from": {"secret": "api"}, "validate_with": probe}},
+            {"env_set": {"file": "app.env", "key": "OTHER", "value": "{{ secrets.api }}"}},
+            {"env_rename": {"file": "app.env", "from": "OTHER", "to": "OTHER2"}},
+            {"env_unset": {"file": "app.env", "key": "OTHER2"}},
+            {
+                "compose_set": {
+                    "path": "services.web.environment.SECRET_X",
+                    "value_from": {"env": "REMEDIATE_TEST_SECRET"},
+                }
+            },
+            {"compose_unset": {"path": "services.web.environment.S"}},
+            {"yaml_set": {"file": "extra.yml", "path": "auth.token", "value": "{{ secrets.api }}"}},
+            {"yaml_unset": {"file": "extra.yml", "path": "auth.token"}},
+            {"compose_up": {"services": ["web", "worker"]}},
+            {"wait_healthy": {"services": ["web"], "timeout": 60, "start_period": 10}},
+            {"compose_restart": {"services": ["worker"]}},
+            {"compose_recreate": {"services": ["worker"]}},
+            {
+                "exec": {
+                    "service": "worker",
+                    "command": ["python3", "-c", "import os; print(os.environ['S'])"],
+                    "env": {"S": "{{ secrets.api }}"},
+                }
+            },
+            {
+                "exec": {
+                    "service": "worker",
+                    "command": ["python3", "-c", "import sys; sys.exit('bad ' + sys.argv[1])", "{{ secrets.api }}"],
+                }
+            },
+            {
+                "run": {
+                    "service": "worker",
+                    "command": ["python3", "-c", "import sys; print(sys.argv[1])", "{{ secrets.api }}"],
+                }
+            },
+            {
+                "http": {
+                    "url": f"{url}/reload?token={{{{ secrets.api }}}}",
+                    "headers": {"Authorization": "Bearer {{ secrets.api }}"},
+                }
+            },
+        ]
+        assert {next(iter(s)) for s in specs} == set(ACTIONS)  # every action is exercised
+
+        said: list[object] = []
+        with structlog.testing.capture_logs() as logs:
+            for spec in specs:
+                action = build_action(spec)
+                said.append(dataclasses.asdict(action.inspect(ctx)))
+                result = action.apply(ctx)
+                said.append(result.to_dict())
+                assert result.status != "failed" or "bad" in result.message, result
+                if action.reversible:
+                    said.append(action.rollback(ctx).to_dict())
+                    said.append(action.apply(ctx).to_dict())
+
+    # the secret really travelled: the commands and the server echoed it, masked
+    outputs = [r for r in said if isinstance(r, dict) and r.get("action") in ("exec", "run", "http")]
+    assert any("***" in json.dumps(r) for r in outputs)
+
+    # a rendered log line (structlog's default console output) is masked as well
+    build_action({"env_set": {"file": "app.env", "key": "TOKEN", "value": "{{ secrets.api }}x"}}).apply(ctx)
+    assert f"TOKEN='{SECRET}x'" in (compose_project.directory / "app.env").read_text()
+    out, err = capsys.readouterr()
+    for where, text in {"results": json.dumps(said), "logs": repr(logs), "stdout": out, "stderr": err}.items():
+        assert SECRET not in text, f"the secret leaked into {where}"
