@@ -127,8 +127,13 @@ async def run_checks(
     probe_context: ProbeContext | None = None,
 ) -> tuple[Run, RunState]:
     """Run ``checks`` (or just ``only`` of them, re-using ``prior`` for the rest); results in suite order."""
-    started = time.perf_counter()
+    # Set-up before the clock: import each probe module (and its client library) and the template
+    # engine, and read the target's variables; the run's duration is the checks' own time.
+    for kind in {c.kind for c in checks}:
+        probe_for(kind)
+    templating.prepare()
     state = state or RunState(context=base_context(target))
+    started = time.perf_counter()
     ctx = probe_context or ProbeContext(target, concurrency=concurrency)
     bound = asyncio.Semaphore(concurrency)
     done: dict[str, asyncio.Future[CheckResult]] = {}

@@ -13,6 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
+import jmespath
+
 from . import Outcome, ProbeContext
 
 EXCERPT = 300
@@ -46,8 +49,6 @@ def _as_list(value: Any) -> list[str]:
 
 def judge(expect: Mapping[str, Any], status: int, body: str, data: Any, latency_ms: float) -> str:
     """The first unmet expectation of one response, or '' when all are met."""
-    import jmespath
-
     if not status_ok(expect.get("status"), status):
         want = expect.get("status", "2xx")
         return f"status {status}, expected {want}"
@@ -71,8 +72,6 @@ def judge(expect: Mapping[str, Any], status: int, body: str, data: Any, latency_
 
 
 async def _once(probe: Mapping[str, Any], ctx: ProbeContext) -> dict[str, Any]:
-    import aiohttp
-
     session = await ctx.session()
     kwargs: dict[str, Any] = {"headers": dict(probe.get("headers") or {}), "allow_redirects": False}
     if "json" in probe:
