@@ -69,3 +69,15 @@ def test_exec_and_run_rm_take_argv_without_a_shell(engine, compose_project):
     proc = compose.run_rm("worker", ["python3", "-c", "import os; print(os.environ['X'])"], env={"X": "1"})
     assert proc.ok and proc.stdout.strip() == "1"
     assert [r["Service"] for r in compose.ps()] == ["worker"]  # the one-off container is gone
+
+
+def test_an_action_on_an_unreachable_engine_raises_one_unreachable_line(compose_project):
+    from remediator.actions import ActionContext, build_action
+    from remediator.model import Target
+
+    target = Target(name="t", inventory=compose_project.directory / "i.yml", compose=compose_project, docker=NOWHERE)
+    ctx = ActionContext.for_target(target)
+    for spec in ({"compose_up": {}}, {"wait_healthy": {"services": ["web"]}}):
+        with pytest.raises(Unreachable) as err:
+            build_action(spec).inspect(ctx)
+        assert "\n" not in str(err.value) and "no Docker engine answers" in str(err.value)
