@@ -142,6 +142,132 @@ def check(
     return EXIT_OK if all_met else EXIT_NOT_MET
 
 
+PlaybooksOpt = Annotated[
+    list[Path] | None, typer.Option("--playbooks", "-p", help="Playbook files or directories (default: the target's).")
+]
+
+
+def _planner(
+    inventory: Path,
+    limit: str | None,
+    checks: list[Path] | None,
+    playbooks: list[Path] | None,
+    concurrency: int,
+    **kwargs: Any,
+) -> Any:
+    """One target's planner; plan and apply work on exactly one target at a time."""
+    from .loader import load_playbooks, load_suite
+    from .planner import Planner
+
+    targets = _targets(inventory, limit)
+    if len(targets) != 1:
+        names = ", ".join(t.name for t in targets)
+        raise UserError(f"{inventory}: plan and apply take one target; pick one with --limit (of: {names})")
+    target = targets[0]
+    suite = load_suite(checks or target.checks)
+    entries = load_playbooks(playbooks or target.playbooks)
+    if not entries:
+        raise UserError(f"no playbook entries in {', '.join(map(str, playbooks or target.playbooks))}")
+    return Planner(target, suite, entries, concurrency=concurrency, **kwargs)
+
+
+def _notifier(enabled: bool) -> Any:
+    """Live status lines on stderr: what is being checked, which step runs, what it measured."""
+    if not enabled:
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return lambda msg: console.print(f"[dim]{msg}[/]", highlight=False)
+
+
+@app.command()
+@guarded
+def plan(
+    inventory: InventoryOpt = Path("inventory.yml"),
+    limit: LimitOpt = None,
+    checks: ChecksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    as_json: JsonOpt = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")] = 64,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Show what would be fixed, in what order, on which evidence, with the predicted rate after each step.
+
+    Runs the checks and the playbooks' discriminating probes, and inspects each action (diffs with
+    secrets masked). Changes nothing: no file, no container. Findings against the suite itself are
+    listed with the patch that would correct it.
+    """
+    from . import log
+    from .report import emit_json, print_plan
+
+    log.configure(verbose)
+    planner = _planner(inventory, limit, checks, playbooks, concurrency)
+    doc = planner.plan()
+    if as_json:
+        emit_json(doc)
+    else:
+        print_plan(doc)
+    return EXIT_OK
+
+
+@app.command()
+@guarded
+def apply(
+    inventory: InventoryOpt = Path("inventory.yml"),
+    limit: LimitOpt = None,
+    checks: ChecksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    until: Annotated[
+        float | None, typer.Option("--until", min=0.0, max=1.0, help="Stop as soon as the rate reaches this (0..1).")
+    ] = None,
+    fix_suite: Annotated[
+        bool,
+        typer.Option(
+            "--fix-suite", help="Also apply the patches of findings against the suite itself (never by default)."
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow steps whose entry says confirm: true.")] = False,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="At most this many steps.")] = 20,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Stop after this many seconds.")] = 1800,
+    as_json: JsonOpt = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Write an HTML page with the trajectory.")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")] = 64,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Fix one step at a time, re-testing after each, until the rate reaches --until.
+
+    Each step acts, re-runs only the checks it can have affected, and records the measured rate next
+    to the predicted one; a step that does not verify or lowers the rate is rolled back and not
+    retried past its attempts. Without --until, every applicable finding is healed.
+
+    Exit 0 when the target is met, 1 when not, 2 on bad input, 3 when the engine is unreachable.
+    """
+    from . import log
+    from .report import emit_json, print_apply, write_html
+
+    log.configure(verbose)
+    planner = _planner(
+        inventory,
+        limit,
+        checks,
+        playbooks,
+        concurrency,
+        fix_suite=fix_suite,
+        assume_yes=yes,
+        notify=_notifier(not as_json or sys.stderr.isatty()),
+    )
+    doc = planner.apply(until=until, max_steps=max_steps, timeout_s=timeout)
+    if report:
+        write_html(doc, report)
+        doc["report"] = str(report)
+    if as_json:
+        emit_json(doc)
+    else:
+        print_apply(doc)
+    return EXIT_OK if doc["met"] else EXIT_NOT_MET
+
+
 @app.command()
 @guarded
 def validate(

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlio
-from .errors import LoadError, Location
+from .errors import LoadError, Location, UserError
 from .model import (
     Check,
     ComposeProject,
+    DiagnosticProbe,
     DockerEndpoint,
+    Entry,
     ExternalSource,
     Inventory,
     SecretSource,
@@ -139,7 +141,7 @@ def kind_of(data: Any) -> str | None:
         return "inventory"
     if "checks" in data or "sources" in data:
         return "checks"
-    if "playbook" in data or "entries" in data:
+    if "entries" in data:
         return "playbooks"
     return None
 
@@ -232,6 +234,7 @@ def load_suite(paths: Iterable[Path]) -> Suite:
                     probe=yamlio.plain(c["probe"]),
                     expect=yamlio.plain(c.get("expect", {})),
                     requires=tuple(c.get("requires", [])),
+                    after=tuple(c.get("after", [])),
                     capture=yamlio.plain(c.get("capture", {})),
                     exclusive=bool(c.get("exclusive", False)),
                     where=where,
@@ -259,9 +262,15 @@ def load_suite(paths: Iterable[Path]) -> Suite:
 def _check_requires(checks: list[Check]) -> None:
     ids = {c.id: c for c in checks}
     for c in checks:
-        for r in c.requires:
-            if r not in ids:
-                raise LoadError(c.where or "?", f"{c.id}.requires: no check {r!r}")
+        for key, refs in (("requires", c.requires), ("after", c.after)):
+            for r in refs:
+                if r not in ids:
+                    raise LoadError(c.where or "?", f"{c.id}.{key}: no check {r!r}")
+                if ids[r].exclusive and not c.exclusive:
+                    raise LoadError(
+                        c.where or "?",
+                        f"{c.id}.{key}: {r!r} is exclusive (runs after all others), so {c.id!r} must be exclusive too",
+                    )
     state: dict[str, int] = {}  # 1 visiting, 2 done
 
     def visit(c: Check, trail: list[str]) -> None:
@@ -271,7 +280,7 @@ def _check_requires(checks: list[Check]) -> None:
             cycle = " -> ".join([*trail[trail.index(c.id) :], c.id])
             raise LoadError(c.where or "?", f"requires form a cycle: {cycle}")
         state[c.id] = 1
-        for r in c.requires:
+        for r in (*c.requires, *c.after):
             visit(ids[r], [*trail, c.id])
         state[c.id] = 2
 
@@ -279,12 +288,80 @@ def _check_requires(checks: list[Check]) -> None:
         visit(c, [])
 
 
+# -- playbooks ----------------------------------------------------------------------------------
+
+
+def load_playbooks(paths: Iterable[Path]) -> list[Entry]:
+    """Read playbook files into entries: ids unique, ``after`` known, every action spec valid."""
+    from .actions import build_action
+
+    entries: list[Entry] = []
+    first_seen: dict[str, Location] = {}
+    for path in yaml_files(p for p in paths if p.exists()):
+        raw = _load("playbooks", path)
+        for i, e in enumerate(raw.get("entries", [])):
+            line, col, _ = yamlio.position(raw, ["entries", i])
+            where = Location(str(path), line, col)
+            if e["id"] in first_seen:
+                raise LoadError(where, f"duplicate entry id {e['id']!r} (first at {first_seen[e['id']]})")
+            first_seen[e["id"]] = where
+            for j, spec in enumerate(e.get("actions", [])):
+                aline, acol, _ = yamlio.position(raw, ["entries", i, "actions", j])
+                build_action(yamlio.plain(spec), where=f"{path}:{aline}:{acol}: entries[{i}].actions[{j}]")
+            probes = []
+            for j, p in enumerate(e.get("probes", [])):
+                probe_errors = schema_errors(
+                    "checks",
+                    {
+                        "checks": [
+                            {
+                                "id": "probe",
+                                "category": "probe",
+                                "name": p["name"],
+                                "probe": p["probe"],
+                                "expect": p.get("expect", {}),
+                            }
+                        ]
+                    },
+                    str(path),
+                )
+                if probe_errors:
+                    pline, pcol, _ = yamlio.position(raw, ["entries", i, "probes", j])
+                    detail = str(probe_errors[0]).split(": ", 2)[-1]
+                    raise LoadError(Location(str(path), pline, pcol), f"entries[{i}].probes[{j}]: {detail}")
+                probes.append(DiagnosticProbe(p["name"], yamlio.plain(p["probe"]), yamlio.plain(p.get("expect", {}))))
+            entries.append(
+                Entry(
+                    id=e["id"],
+                    name=e["name"],
+                    when=yamlio.plain(e["when"]),
+                    description=e.get("description", ""),
+                    group_by=tuple(e.get("group_by", [])),
+                    probes=tuple(probes),
+                    actions=tuple(yamlio.plain(a) for a in e.get("actions", [])),
+                    suite=bool(e.get("suite", False)),
+                    verify=tuple(e["verify"]) if "verify" in e else None,
+                    after=tuple(e.get("after", [])),
+                    max_attempts=int(e.get("max_attempts", 2)),
+                    cooldown=float(e.get("cooldown", 0)),
+                    confirm=bool(e.get("confirm", False)),
+                    where=where,
+                )
+            )
+    ids = {e.id for e in entries}
+    for e in entries:
+        for a in e.after:
+            if a not in ids:
+                raise LoadError(e.where or "?", f"{e.id}.after: no entry {a!r}")
+    return entries
+
+
 # -- any file -----------------------------------------------------------------------------------
 
 
-def validate_paths(paths: Iterable[Path]) -> tuple[int, list[LoadError]]:
+def validate_paths(paths: Iterable[Path]) -> tuple[int, list[UserError]]:
     """Validate files of any of the three kinds; returns how many files were read and every error."""
-    errors: list[LoadError] = []
+    errors: list[UserError] = []
     files = yaml_files(paths)
     suites: list[Path] = []
     for path in files:
@@ -302,16 +379,14 @@ def validate_paths(paths: Iterable[Path]) -> tuple[int, list[LoadError]]:
                 )
             )
             continue
-        if kind == "playbooks" and not _has_schema("playbooks"):
-            continue
         found = schema_errors(kind, data, str(path))
         errors.extend(found)
         if not found and kind == "checks":
             suites.append(path)
-        elif not found and kind == "inventory":
+        elif not found and kind in ("inventory", "playbooks"):
             try:
-                load_inventory(path)
-            except LoadError as exc:
+                load_inventory(path) if kind == "inventory" else load_playbooks([path])
+            except UserError as exc:
                 errors.append(exc)
     if suites:
         try:
@@ -319,7 +394,3 @@ def validate_paths(paths: Iterable[Path]) -> tuple[int, list[LoadError]]:
         except LoadError as exc:
             errors.append(exc)
     return len(files), errors
-
-
-def _has_schema(kind: str) -> bool:
-    return resources.files(__package__).joinpath(f"schemas/{kind}.schema.json").is_file()

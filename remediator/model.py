@@ -86,7 +86,12 @@ class Inventory:
 
 @dataclass(frozen=True)
 class Check:
-    """One verification probe with its expectation; ``requires`` ids must pass first, else it is skipped."""
+    """One verification probe with its expectation.
+
+    ``requires`` ids must pass first, else it is skipped; ``after`` ids only have to finish first (an
+    order, not a condition: a login that uses the user a registration made, but must show its own fault
+    even when the registration failed).
+    """
 
     id: str
     category: str
@@ -94,6 +99,7 @@ class Check:
     probe: Mapping[str, Any]
     expect: Mapping[str, Any]
     requires: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
     capture: Mapping[str, str] = field(default_factory=dict)
     exclusive: bool = False
     where: Location | None = None
@@ -127,3 +133,36 @@ class Suite:
 
     def by_id(self) -> dict[str, Check]:
         return {c.id: c for c in self.checks}
+
+
+@dataclass(frozen=True)
+class DiagnosticProbe:
+    """A probe an entry runs only to decide between causes, once its other conditions matched."""
+
+    name: str
+    probe: Mapping[str, Any]
+    expect: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A playbook entry: a diagnosis (``when``), the actions that fix it, how to verify, its guards.
+
+    ``suite: true`` marks a diagnosis that blames the check suite itself: it is reported with the patch
+    that would correct the suite, and applied only when the user asks (``--fix-suite``).
+    """
+
+    id: str
+    name: str
+    when: Mapping[str, Any]
+    description: str = ""
+    group_by: tuple[str, ...] = ()
+    probes: tuple[DiagnosticProbe, ...] = ()
+    actions: tuple[Mapping[str, Any], ...] = ()
+    suite: bool = False
+    verify: tuple[str, ...] | None = None
+    after: tuple[str, ...] = ()
+    max_attempts: int = 2
+    cooldown: float = 0.0
+    confirm: bool = False
+    where: Location | None = None

@@ -9,56 +9,23 @@ earlier run's results and captures for the checks it does not repeat.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import secrets as _random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import templating
+from .context import base_context
 from .errors import UserError
 from .model import Check, Suite, Target
 from .probes import Outcome, ProbeContext, probe_for
 from .results import FAILED, PASSED, SKIPPED, CheckResult, Run
-from .secrets import MASKER, read
+from .secrets import MASKER
 
 _SECRET_NAME = re.compile(r"token|key|secret|password|passwd|credential", re.IGNORECASE)
 
 Progress = Callable[[CheckResult], None]
-
-
-class LazySecrets(Mapping[str, str]):
-    """A target's secrets, each read (and registered with the masker) only when a template uses it."""
-
-    def __init__(self, target: Target) -> None:
-        self._target = target
-        self._values: dict[str, str] = {}
-
-    def __getitem__(self, name: str) -> str:
-        if name not in self._values:
-            if name not in self._target.secrets:
-                raise UserError(f"target {self._target.name!r} has no secret {name!r}")
-            self._values[name] = read(self._target.secrets[name])
-        return self._values[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._target.secrets)
-
-    def __len__(self) -> int:
-        return len(self._target.secrets)
-
-
-def base_context(target: Target, run_id: str | None = None) -> dict[str, Any]:
-    """Variables every template sees: the target's vars, its rendered URLs, its secrets, a run id."""
-    ctx: dict[str, Any] = dict(target.vars)
-    ctx["env"] = dict(os.environ)
-    ctx["urls"] = {name: templating.render_str(url, ctx) for name, url in target.urls.items()}
-    ctx["secrets"] = LazySecrets(target)
-    ctx["run_id"] = run_id or _random.token_hex(4)
-    ctx["target"] = target.name
-    return ctx
 
 
 @dataclass
@@ -148,6 +115,9 @@ async def run_checks(
         fut = done[check.id]
         if fut.done():
             return
+        for a in check.after:  # order only: wait for it to finish, whatever its status
+            if a in done:
+                await done[a]
         needed = [await done[r] for r in check.requires if r in done]
         blockers = [r for r in needed if r.status != PASSED]
         if blockers:

@@ -12,7 +12,7 @@ import difflib
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 from .. import secrets
 from ..backends.compose import Compose
 from ..backends.engine import Engine
+from ..context import base_context
 from ..errors import UserError
 from ..model import SecretSource, Target
 from ..templating import render
@@ -65,26 +66,6 @@ class ActionResult:
         }
 
 
-class _Secrets(Mapping[str, str]):
-    """The target's named secrets for templates, each read only when a template uses it."""
-
-    def __init__(self, sources: Mapping[str, SecretSource]) -> None:
-        self._sources, self._values = sources, {}
-
-    def __getitem__(self, name: str) -> str:
-        if name not in self._values:
-            if name not in self._sources:
-                raise KeyError(name)
-            self._values[name] = secrets.read(self._sources[name])
-        return self._values[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._sources)
-
-    def __len__(self) -> int:
-        return len(self._sources)
-
-
 @dataclass
 class ActionContext:
     """Everything an action may use: the target, its engine and compose project, template values."""
@@ -102,14 +83,7 @@ class ActionContext:
     ) -> ActionContext:
         """A context with a lazily connected engine; templates see vars, urls, captures and secrets."""
         captures = dict(captures or {})
-        template = {
-            **target.vars,
-            **captures,
-            "vars": dict(target.vars),
-            "urls": dict(target.urls),
-            "captures": captures,
-            "secrets": _Secrets(target.secrets),
-        }
+        template = {**base_context(target), **captures, "captures": captures}
         compose = Compose(target.compose, target.docker) if target.compose else None
         return cls(target, Engine(target.docker), compose, template, run_id=run_id or new_run_id())
 

@@ -1,0 +1,145 @@
+"""Observations of a target beyond the check results: containers, compose config, env files, logs.
+
+Gathered once per diagnosis round, read-only. Everything a playbook's ``when`` looks at comes from
+here or from the latest run, so the same facts can be recorded and replayed to test diagnosis logic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .backends.engine import ContainerState
+from .model import Check, Target
+from .results import Run
+from .secrets import MASKER
+
+_SECRET_KEY = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PAT$", re.IGNORECASE)
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+def is_secret_key(key: str) -> bool:
+    """Env keys whose values are treated as secrets (masked wherever they would appear)."""
+    return bool(_SECRET_KEY.search(key))
+
+
+@dataclass
+class Facts:
+    """What one diagnosis round knows about a target."""
+
+    run: Run
+    checks: Mapping[str, Check]
+    rendered: Mapping[str, Mapping[str, Any]]  # check id -> its probe with templates rendered
+    containers: Mapping[str, ContainerState] = field(default_factory=dict)
+    services: Mapping[str, Any] = field(default_factory=dict)  # resolved compose config, by service
+    env: Mapping[str, str] = field(default_factory=dict)  # the project's env files, merged
+    compose_text: str = ""  # the compose files as written (for ${VAR} references)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)  # template variables (vars, urls, run_id)
+    logs: Callable[[str, int], list[str]] = lambda _service, _tail: []
+
+    # -- derived ------------------------------------------------------------------------------
+
+    def host_ports(self) -> dict[int, tuple[str, int]]:
+        """Published host port -> (service, container port), from the resolved compose config."""
+        out: dict[int, tuple[str, int]] = {}
+        for name, svc in self.services.items():
+            for p in svc.get("ports") or []:
+                if isinstance(p, dict) and p.get("published"):
+                    out[int(p["published"])] = (name, int(p.get("target", 0)))
+        return out
+
+    def url_of(self, check_id: str) -> tuple[str, int] | None:
+        """(host, port) an http or tcp check aims at, after templating."""
+        probe = self.rendered.get(check_id) or {}
+        if "url" in probe:
+            parts = urlsplit(str(probe["url"]))
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            return parts.hostname or "", port
+        if "port" in probe:
+            return str(probe.get("host", "127.0.0.1")), int(probe["port"])
+        return None
+
+    def service_of(self, check_id: str) -> str | None:
+        """The compose service a check is about: named by its probe, reached by its port, or required."""
+        check = self.checks.get(check_id)
+        if check is None:
+            return None
+        if "service" in check.probe:
+            return str(check.probe["service"])
+        aim = self.url_of(check_id)
+        if aim and aim[0] in _LOOPBACK and aim[1] in self.host_ports():
+            return self.host_ports()[aim[1]][0]
+        for required in check.requires:
+            found = self.service_of(required)
+            if found:
+                return found
+        return None
+
+    def dependents(self, check_ids: set[str]) -> set[str]:
+        """``check_ids`` and every check that requires one of them, transitively."""
+        out, todo = set(), list(check_ids)
+        reverse: dict[str, set[str]] = {}
+        for c in self.checks.values():
+            for r in c.requires:
+                reverse.setdefault(r, set()).add(c.id)
+        while todo:
+            cid = todo.pop()
+            if cid not in out:
+                out.add(cid)
+                todo.extend(reverse.get(cid, ()))
+        return out
+
+
+def read_env_files(paths: tuple[Path, ...]) -> dict[str, str]:
+    """Env files merged in order (later wins), parsed as compose reads them; secret values registered."""
+    from dotenv import dotenv_values
+
+    env: dict[str, str] = {}
+    for path in paths:
+        if path.exists():
+            env.update({k: v or "" for k, v in dotenv_values(path, interpolate=False).items()})
+    for key, value in env.items():
+        if is_secret_key(key) and value:
+            MASKER.add(value)
+    return env
+
+
+def gather(
+    target: Target,
+    run: Run,
+    checks: Mapping[str, Check],
+    rendered: Mapping[str, Mapping[str, Any]],
+    context: Mapping[str, Any],
+) -> Facts:
+    """Observe the target now: containers by compose labels, the resolved config, env files, logs on demand."""
+    from .backends.compose import Compose
+    from .backends.engine import Engine
+
+    facts = Facts(run=run, checks=checks, rendered=rendered, context=context, secrets=context.get("secrets", {}))
+    if target.compose is None:
+        return facts
+    engine = Engine(target.docker)
+    states = engine.containers(target.compose.project)
+    by_service: dict[str, ContainerState] = {}
+    for st in states:  # prefer a running container when a service has several
+        if st.service not in by_service or (st.state == "running" and by_service[st.service].state != "running"):
+            by_service[st.service] = st
+    facts.containers = by_service
+    facts.services = Compose(target.compose, target.docker).config().get("services", {})
+    facts.env = read_env_files(target.compose.env_files)
+    facts.compose_text = "\n".join(p.read_text(encoding="utf-8") for p in target.compose.files if p.exists())
+    cache: dict[tuple[str, int], list[str]] = {}
+
+    def logs(service: str, tail: int) -> list[str]:
+        if (service, tail) not in cache:
+            st = by_service.get(service)
+            cache[(service, tail)] = [MASKER.mask(line) for line in engine.logs(st.id, tail)] if st else []
+        return cache[(service, tail)]
+
+    facts.logs = logs
+    return facts

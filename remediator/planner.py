@@ -1,0 +1,536 @@
+"""The planner: the only place that decides what to do next.
+
+    observe -> diagnose -> plan -> act -> verify -> (again, until the target is met)
+
+It runs the checks, gathers facts, matches playbook entries into findings, orders them by the checks
+each is expected to turn (directly and through ``requires``) over what its actions cost, and, for
+``apply``, takes one step at a time: act, re-test only what the step can have affected, compare the
+measured rate with the predicted one, roll back a step that did not verify or lowered the rate, and
+diagnose again, because a fix can reveal the next symptom. It stops at the target, when nothing
+applicable is left, at a step or time limit, or when a finding keeps coming back (a breaker, like
+Monit's "if 3 restarts within 5 cycles then unmonitor").
+
+Findings against the suite itself (a check aimed where nothing listens) are reported with the patch
+that would correct the suite and applied only with ``fix_suite``: the planner never moves its own
+goalposts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import templating
+from .actions import Action, ActionContext, build_action, new_run_id
+from .context import base_context
+from .diagnosis import Evaluator, Finding, diagnose, run_probe
+from .facts import Facts, gather
+from .model import Check, Entry, Suite, Target
+from .results import FAILED, PASSED, SKIPPED, Run
+from .runner import RunState, run_checks
+from .secrets import MASKER
+
+# What a step costs, roughly in seconds of disruption: edits are cheap, recreating containers is not.
+COST = {
+    "env_set": 1,
+    "env_unset": 1,
+    "env_rename": 1,
+    "compose_set": 1,
+    "compose_unset": 1,
+    "yaml_set": 1,
+    "yaml_unset": 1,
+    "http": 1,
+    "wait_healthy": 1,
+    "exec": 2,
+    "compose_restart": 3,
+    "compose_up": 4,
+    "compose_recreate": 4,
+    "run": 5,
+}
+EDITS = {"env_set", "env_unset", "env_rename", "compose_set", "compose_unset", "yaml_set", "yaml_unset"}
+COMPOSE = {"compose_up", "compose_restart", "compose_recreate"}
+BLIND = {"exec", "run", "http"}  # their effect is known only once they ran: a plan cannot simulate them
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class Step:
+    """One finding taken (or planned): its actions, what was predicted and what was measured."""
+
+    finding: Finding
+    predicted_rate: float
+    status: str = "planned"  # planned | ok | changed | failed | rolled back | needs confirmation
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    rate_before: float | None = None
+    rate_after: float | None = None
+    verified: bool | None = None
+    reason: str = ""
+    attempt: int = 1
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return MASKER.mask_data(
+            {
+                "finding": self.finding.to_json(),
+                "evidence": self.finding.evidence,
+                "actions": self.actions,
+                "status": self.status,
+                "predicted_rate": round(self.predicted_rate, 4),
+                "rate_before": None if self.rate_before is None else round(self.rate_before, 4),
+                "rate_after": None if self.rate_after is None else round(self.rate_after, 4),
+                "verified": self.verified,
+                "reason": self.reason,
+                "attempt": self.attempt,
+                "duration_s": round(self.duration_s, 2),
+            }
+        )
+
+
+class Planner:
+    """Diagnose and heal one target with one suite and a set of playbook entries."""
+
+    def __init__(
+        self,
+        target: Target,
+        suite: Suite,
+        entries: list[Entry],
+        *,
+        concurrency: int = 64,
+        fix_suite: bool = False,
+        assume_yes: bool = False,
+        settle_s: float = 60.0,
+        notify: Notify | None = None,
+    ) -> None:
+        self.target, self.suite, self.entries = target, suite, entries
+        self.concurrency, self.fix_suite, self.assume_yes, self.settle_s = concurrency, fix_suite, assume_yes, settle_s
+        self.notify = notify or (lambda _msg: None)
+        self.run_id = new_run_id()
+        self.captures: dict[str, Any] = {}
+        self.run: Run | None = None
+        self.runs = 0
+
+    @property
+    def checks(self) -> list[Check]:
+        return list(self.suite.checks)
+
+    # -- observing ------------------------------------------------------------------------------
+
+    def test(self, only: set[str] | None = None) -> Run:
+        """Run the checks (all, or ``only`` those and re-use the rest) and remember the merged result."""
+        state = RunState(context=base_context(self.target), captures=dict(self.captures))
+        run, state = asyncio.run(
+            run_checks(
+                self.target,
+                self.checks,
+                concurrency=self.concurrency,
+                only=only,
+                prior=self.run if only is not None else None,
+                state=state,
+            )
+        )
+        self.captures, self.run = state.captures, run
+        self.runs += 1
+        return run
+
+    def _rendered(self) -> dict[str, Mapping[str, Any]]:
+        scope = {**base_context(self.target), **self.captures}
+        out = {}
+        for c in self.checks:
+            try:
+                out[c.id] = templating.render(c.probe, scope)
+            except Exception:  # a capture not taken yet: this probe's aim is unknown this round
+                out[c.id] = {}
+        return out
+
+    def observe(self) -> Facts:
+        assert self.run is not None
+        return gather(self.target, self.run, self.suite.by_id(), self._rendered(), base_context(self.target))
+
+    def diagnose(self, facts: Facts) -> list[Finding]:
+        return diagnose(self.entries, facts, Evaluator(facts, run_probe(self.target)))
+
+    # -- deciding -------------------------------------------------------------------------------
+
+    def cost(self, finding: Finding) -> int:
+        return max(1, sum(COST.get(next(iter(spec)), 1) for spec in finding.entry.actions))
+
+    def order(self, findings: list[Finding]) -> list[Finding]:
+        """Most checks turned per unit of cost first; ``after`` and dependencies between checks respected.
+
+        When one finding's checks are what another's checks require, the first must come first: the
+        others may only be symptoms of it, and are diagnosed again after its verify.
+        """
+        by_id = self.suite.by_id()
+
+        def requires_all(cid: str, seen: set[str] | None = None) -> set[str]:
+            seen = seen if seen is not None else set()
+            for r in by_id[cid].requires if cid in by_id else ():
+                if r not in seen:
+                    seen.add(r)
+                    requires_all(r, seen)
+            return seen
+
+        before: dict[str, set[str]] = {f.key: set() for f in findings}
+        for b in findings:
+            needed = set().union(*(requires_all(c) for c in b.checks)) if b.checks else set()
+            for a in findings:
+                if a is b:
+                    continue
+                if a.entry.id in b.entry.after or (a.checks and a.checks & needed):
+                    before[b.key].add(a.key)
+        score = {f.key: len(f.explains) / self.cost(f) for f in findings}
+        remaining = sorted(findings, key=lambda f: (-score[f.key], f.entry.where.line if f.entry.where else 0))
+        ordered: list[Finding] = []
+        placed: set[str] = set()
+        while remaining:
+            ready = next((f for f in remaining if before[f.key] <= placed), remaining[0])  # a cycle: best first
+            ordered.append(ready)
+            placed.add(ready.key)
+            remaining.remove(ready)
+        return ordered
+
+    def predict(self, ordered: list[Finding]) -> list[float]:
+        """The rate expected after each step, if each turns the checks it explains (and no others)."""
+        assert self.run is not None
+        status = {r.id: r.status for r in self.run.results}
+        turned: set[str] = set()
+        out = []
+        for f in ordered:
+            turned |= {c for c in f.explains if status.get(c) != PASSED}
+            out.append((self.run.passed + len(turned)) / max(1, self.run.total))
+        return out
+
+    def _specs(self, finding: Finding) -> list[Mapping[str, Any]]:
+        """The entry's actions, with one rule from evidence: after an edit, a restart becomes a recreate.
+
+        ``compose restart`` never picks up env or compose changes; ``compose up`` recreates exactly
+        the containers whose resolved configuration the edit changed.
+        """
+        specs: list[Mapping[str, Any]] = []
+        edited = False
+        for spec in finding.entry.actions:
+            ((name, args),) = spec.items()
+            if name == "compose_restart" and edited:
+                spec = {"compose_up": dict(args or {})}
+            edited = edited or name in EDITS
+            specs.append(spec)
+        return specs
+
+    def _context(self, finding: Finding) -> ActionContext:
+        ctx = ActionContext.for_target(self.target, captures={**self.captures, **finding.vars}, run_id=self.run_id)
+        return ctx
+
+    def _actions(self, finding: Finding) -> list[Action]:
+        where = str(finding.entry.where or finding.entry.id)
+        return [build_action(spec, where=f"{where}: {finding.entry.id}") for spec in self._specs(finding)]
+
+    def inspect(self, finding: Finding) -> list[dict[str, Any]]:
+        """What each action of a finding would change now, without changing anything."""
+        ctx = self._context(finding)
+        out, edits = [], False
+        for action in self._actions(finding):
+            ins = action.inspect(ctx)
+            item = {
+                "action": action.name,
+                "would_change": ins.would_change,
+                "summary": ins.summary,
+                "diff": ins.diff,
+                "simulated": action.name not in BLIND,
+            }
+            if action.name in COMPOSE and edits:
+                item["summary"] += " (the edits above change the config: compose recreates what they touch)"
+                item["would_change"] = True
+            edits = edits or (action.name in EDITS and ins.would_change)
+            out.append(MASKER.mask_data(item))
+        return out
+
+    # -- suite findings -------------------------------------------------------------------------
+
+    def suite_patch(self, finding: Finding) -> tuple[dict[Path, str], str]:
+        """The corrected text of each check file a suite finding blames, and the diff, for its checks."""
+        from .actions.base import unified
+
+        by_id = self.suite.by_id()
+        old_port, new_port = finding.vars.get("port"), finding.vars.get("suggested_port")
+        texts: dict[Path, str] = {}
+        if old_port is None or new_port is None:
+            return {}, ""
+        for cid in sorted(finding.checks):
+            check = by_id[cid]
+            if check.where is None:
+                continue
+            path = Path(check.where.path)
+            lines = texts.get(path, path.read_text(encoding="utf-8")).splitlines(keepends=True)
+            start = check.where.line - 1
+            end = next((i for i in range(start + 1, len(lines)) if re.match(r"\s*- id:", lines[i])), len(lines))
+            for i in range(start, end):
+                lines[i] = re.sub(rf"(?<=:){old_port}(?!\d)", str(new_port), lines[i])
+            texts[path] = "".join(lines)
+        diff = "".join(unified(p.read_text(encoding="utf-8"), t, p.name) for p, t in texts.items())
+        return texts, diff
+
+    def suite_findings_json(self, findings: list[Finding]) -> list[dict[str, Any]]:
+        out = []
+        for f in findings:
+            _, diff = self.suite_patch(f)
+            out.append({**f.to_json(), "patch": diff})
+        return out
+
+    # -- plan -----------------------------------------------------------------------------------
+
+    def plan(self) -> dict[str, Any]:
+        """The ordered steps with evidence, diffs and predicted rates. Changes nothing."""
+        run = self.test()
+        self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
+        facts = self.observe()
+        findings = self.diagnose(facts)
+        env_findings = self.order([f for f in findings if not f.entry.suite and f.entry.actions])
+        suite_findings = [f for f in findings if f.entry.suite]
+        predicted = self.predict(env_findings)
+        steps = []
+        for f, rate in zip(env_findings, predicted, strict=True):
+            self.notify(f"inspecting {f.key}")
+            step = Step(finding=f, predicted_rate=rate)
+            step.actions = self.inspect(f)
+            steps.append(step.to_json())
+        return {
+            "target": self.target.name,
+            "initial_rate": round(run.rate, 4),
+            "total": run.total,
+            "passed": run.passed,
+            "steps": steps,
+            "suite_findings": self.suite_findings_json(suite_findings),
+            "diagnoses": [f.to_json() for f in findings if not f.entry.suite and not f.entry.actions],
+            "checks": run.to_json(),
+        }
+
+    # -- apply ----------------------------------------------------------------------------------
+
+    def _affected(self, step_checks: set[str], services: set[str], facts: Facts) -> set[str]:
+        """What a re-test must repeat: the step's checks, the touched services' checks and those of the
+        services that depend on them, everything that requires those, widened to whole categories (a
+        flow such as register -> login re-runs together, with one fresh identity)."""
+        touched = set(services)
+        for name, svc in facts.services.items():
+            if set(svc.get("depends_on") or {}) & services:
+                touched.add(name)
+        roots = set(step_checks) | {c.id for c in self.checks if facts.service_of(c.id) in touched}
+        ids = facts.dependents(roots)
+        categories = {c.category for c in self.checks if c.id in ids}
+        return facts.dependents({c.id for c in self.checks if c.category in categories})
+
+    @staticmethod
+    def _services(actions: list[Action], facts: Facts) -> set[str]:
+        """Services an action list touches: named ones, or every service of a bare ``compose up``."""
+        out: set[str] = set()
+        for a in actions:
+            args = a.args
+            if a.name in COMPOSE or a.name == "wait_healthy":
+                out |= set(args.get("services") or facts.services)
+            if a.name in ("exec", "run"):
+                out.add(str(args.get("service")))
+        return {templating.render_str(s, facts.context) if "{{" in s else s for s in out}
+
+    def _settle(self, only: set[str], verify: set[str], deadline: float) -> Run:
+        """Re-test ``only`` until the verify checks pass or the settle time runs out (containers start)."""
+        end = min(deadline, time.monotonic() + self.settle_s)
+        while True:
+            run = self.test(only)
+            status = {r.id: r.status for r in run.results}
+            if all(status.get(c) == PASSED for c in verify) or time.monotonic() >= end:
+                return run
+            time.sleep(1.0)
+
+    def apply(self, until: float | None = None, max_steps: int = 20, timeout_s: float = 1800.0) -> dict[str, Any]:
+        """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left."""
+        deadline = time.monotonic() + timeout_s
+        run = self.test()
+        initial = run.rate
+        self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
+        steps: list[Step] = []
+        attempts: dict[str, int] = {}
+        last_try: dict[str, float] = {}
+        excluded: dict[str, str] = {}  # finding key -> why it is no longer taken
+        suite_findings: list[Finding] = []
+        stop_reason = ""
+        while True:
+            if until is not None and run.rate >= until:
+                stop_reason = f"target {until:.0%} met"
+                break
+            if len(steps) >= max_steps:
+                stop_reason = f"stopped after {max_steps} steps (--max-steps)"
+                break
+            if time.monotonic() >= deadline:
+                stop_reason = f"stopped at the time limit ({timeout_s:g} s)"
+                break
+            facts = self.observe()
+            findings = self.diagnose(facts)
+            suite_findings = [f for f in findings if f.entry.suite]
+            candidates = [
+                f
+                for f in findings
+                if f.key not in excluded
+                and ((f.entry.suite and self.fix_suite) or (not f.entry.suite and f.entry.actions))
+            ]
+            if not candidates:
+                stop_reason = "nothing applicable is left"
+                break
+            finding = self.order(candidates)[0]
+            predicted = self.predict([finding])[0]
+            key = finding.key
+            if finding.entry.cooldown and key in last_try:
+                wait = last_try[key] + finding.entry.cooldown - time.monotonic()
+                if wait > 0:
+                    time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+            attempts[key] = attempts.get(key, 0) + 1
+            last_try[key] = time.monotonic()
+            step = Step(finding=finding, predicted_rate=predicted, rate_before=run.rate, attempt=attempts[key])
+            self.notify(f"step {len(steps) + 1}: {finding.entry.name} [{key}]")
+            started = time.monotonic()
+            if finding.entry.confirm and not self.assume_yes:
+                step.status, step.reason = "needs confirmation", "confirm: true; run again with --yes to allow it"
+                excluded[key] = step.reason
+            elif finding.entry.suite:
+                run = self._fix_suite(finding, step, facts, deadline)
+            else:
+                run = self._take(finding, step, facts, deadline)
+            step.duration_s = time.monotonic() - started
+            step.rate_after = run.rate
+            steps.append(step)
+            self._journal(step)
+            self.notify(
+                f"  {step.status}: rate {step.rate_before:.1%} -> {run.rate:.1%} (predicted {step.predicted_rate:.1%})"
+            )
+            if step.status in ("failed", "rolled back") and attempts[key] >= finding.entry.max_attempts:
+                excluded[key] = f"did not help in {attempts[key]} attempt(s): {step.reason}"
+            elif step.status not in ("failed", "rolled back", "needs confirmation"):
+                still = [f for f in self.diagnose(self.observe()) if f.key == key]
+                if still and attempts[key] >= finding.entry.max_attempts:
+                    excluded[key] = f"breaker: the finding came back after {attempts[key]} attempt(s)"
+        final = self.test()  # a full run: the reported rate is measured whole, not pieced together
+        if until is not None and final.rate < until and run.rate >= until:
+            stop_reason += f"; the full re-run measured {final.rate:.1%}"
+        facts = self.observe()
+        left = self.diagnose(facts)
+        suite_findings = [f for f in left if f.entry.suite]
+        target_rate = 1.0 if until is None else until
+        actionable = [f for f in left if not f.entry.suite and f.entry.actions]
+        met = final.rate >= target_rate and (until is not None or not actionable)
+        return MASKER.mask_data(
+            {
+                "target_name": self.target.name,
+                "initial_rate": round(initial, 4),
+                "final_rate": round(final.rate, 4),
+                "target": target_rate,
+                "met": met,
+                "stop_reason": stop_reason,
+                "steps": [s.to_json() for s in steps],
+                "suite_findings": self.suite_findings_json(suite_findings),
+                "remaining_findings": [f.to_json() for f in actionable],
+                "diagnoses": [f.to_json() for f in left if not f.entry.suite and not f.entry.actions],
+                "excluded": excluded,
+                "remaining_failures": [r.to_json() for r in final.results if r.status in (FAILED, SKIPPED)],
+                "checks": final.to_json(),
+                "test_runs": self.runs,
+                "run_id": self.run_id,
+            }
+        )
+
+    def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float) -> Run:
+        """Act, re-test what the step can have affected, keep it or roll it back."""
+        assert self.run is not None
+        before = self.run
+        ctx = self._context(finding)
+        actions = self._actions(finding)
+        done: list[Action] = []
+        failed = False
+        for action in actions:
+            result = action.apply(ctx)
+            step.actions.append(
+                {"action": action.name, "result": result.status, "message": result.message, "diff": result.diff}
+            )
+            done.append(action)
+            if result.status == "failed":
+                failed, step.reason = True, f"{action.name}: {result.message}"
+                break
+        changed = any(a["result"] == "changed" for a in step.actions)
+        verify = set(finding.entry.verify or ()) or set(finding.checks)
+        services = self._services(actions, facts)
+        only = self._affected(verify | set(finding.explains), services, facts)
+        run = self._settle(only, verify, deadline) if not failed else before
+        status = {r.id: r.status for r in run.results}
+        step.verified = not failed and all(status.get(c) == PASSED for c in verify)
+        if step.verified and not verify:  # nothing to measure it by: the finding itself must be gone
+            step.verified = not any(f.key == finding.key for f in self.diagnose(self.observe()))
+        worse = run.rate < before.rate
+        if failed or not step.verified or worse:
+            step.reason = step.reason or (
+                "the rate fell"
+                if worse
+                else "verify did not pass: " + ", ".join(sorted(c for c in verify if status.get(c) != PASSED))
+            )
+            if any(a.reversible for a in done):
+                self._rollback(done, ctx, step)
+                run = self._settle(only, set(), deadline) if changed else before
+                step.status = "rolled back"
+            else:
+                step.status = "failed"
+            return run
+        step.status = "changed" if changed else "ok"
+        return run
+
+    def _rollback(self, done: list[Action], ctx: ActionContext, step: Step) -> None:
+        """Put back every file the step edited, then let compose apply the restored config."""
+        for action in reversed(done):
+            if action.reversible:
+                res = action.rollback(ctx)
+                step.actions.append(
+                    {
+                        "action": f"rollback {action.name}",
+                        "result": res.status,
+                        "message": res.message,
+                        "diff": res.diff,
+                    }
+                )
+        for action in done:
+            if action.name in COMPOSE:
+                res = action.apply(ctx)
+                step.actions.append(
+                    {"action": f"re-apply {action.name}", "result": res.status, "message": res.message, "diff": ""}
+                )
+
+    def _fix_suite(self, finding: Finding, step: Step, facts: Facts, deadline: float) -> Run:
+        """Correct the suite's checks (only with fix_suite), reload it, re-test the checks it changed."""
+        from .backends import files
+        from .loader import load_suite
+
+        texts, diff = self.suite_patch(finding)
+        if not texts:
+            step.status, step.reason = "failed", "no patch: the right port is not known"
+            assert self.run is not None
+            return self.run
+        for path, text in texts.items():
+            files.edit(path, lambda _old, t=text: t.encode(), self.run_id)
+        step.actions.append({"action": "suite_patch", "result": "changed", "message": "checks corrected", "diff": diff})
+        self.suite = load_suite(self.suite.files)
+        run = self._settle(facts.dependents(set(finding.checks)), set(finding.checks), deadline)
+        step.verified = all(r.status == PASSED for r in run.results if r.id in finding.checks)
+        step.status = "changed"
+        return run
+
+    def _journal(self, step: Step) -> None:
+        """Append the step, masked, to the target's journal (.remediate/journal.jsonl)."""
+        import json
+
+        base = self.target.compose.directory if self.target.compose else Path(self.target.inventory).parent
+        path = Path(base) / ".remediate" / "journal.jsonl"
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        record = {"run_id": self.run_id, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **step.to_json()}
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(MASKER.mask(json.dumps(record, default=str)) + "\n")
