@@ -176,9 +176,10 @@ def _notifier(enabled: bool) -> Any:
     if not enabled:
         return None
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True)
-    return lambda msg: console.print(f"[dim]{msg}[/]", highlight=False)
+    return lambda msg: console.print(f"[dim]{escape(msg)}[/]", highlight=False)
 
 
 @app.command()

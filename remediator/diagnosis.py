@@ -156,8 +156,9 @@ class Evaluator:
                 continue
             new: dict[str, Any] = {"check": r.id}
             service = self.facts.service_of(r.id)
-            if service:
-                new["service"] = service
+            if service:  # a container or logs check is about its service; an http check only aims at one
+                about = check is not None and check.kind in ("container", "logs")
+                new["service" if about else "aimed_service"] = service
             shown = {k: ev[k] for k in ("status", "error", "state", "health", "statuses", "url") if k in ev}
             if producer:
                 shown["producer"] = producer
@@ -237,10 +238,8 @@ class Evaluator:
         rx = re.compile(a["matches"])
         for line in reversed(self.facts.logs(service, int(a.get("tail", 200)))):
             m = rx.search(line)
-            if m:
-                yield match.extend(
-                    {"service": service, **m.groupdict()}, set(), {"service": service, "log_line": line[-300:]}
-                )
+            if m:  # a service the entry names is where to look, not a binding that must agree
+                yield match.extend(m.groupdict(), set(), {"service": service, "log_line": line[-300:]})
                 return
 
     def _leaf_compose_env(self, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
@@ -251,7 +250,7 @@ class Evaluator:
         present = a["key"] in environment
         if present == bool(a.get("present", False)):
             yield match.extend(
-                {"service": a["service"], "key": a["key"]},
+                {"key": a["key"]},
                 set(),
                 {
                     "compose_service": a["service"],

@@ -253,25 +253,29 @@ class Planner:
     # -- suite findings -------------------------------------------------------------------------
 
     def suite_patch(self, finding: Finding) -> tuple[dict[Path, str], str]:
-        """The corrected text of each check file a suite finding blames, and the diff, for its checks."""
+        """The corrected text of the check files a suite finding blames, and the diff.
+
+        Every check of those files aimed at the unpublished port is corrected, not only those that
+        failed: the ones behind them (skipped, since what they require failed) aim there too.
+        """
         from .actions.base import unified
 
-        by_id = self.suite.by_id()
         old_port, new_port = finding.vars.get("port"), finding.vars.get("suggested_port")
-        texts: dict[Path, str] = {}
         if old_port is None or new_port is None:
             return {}, ""
-        for cid in sorted(finding.checks):
-            check = by_id[cid]
-            if check.where is None:
-                continue
-            path = Path(check.where.path)
-            lines = texts.get(path, path.read_text(encoding="utf-8")).splitlines(keepends=True)
-            start = check.where.line - 1
-            end = next((i for i in range(start + 1, len(lines)) if re.match(r"\s*- id:", lines[i])), len(lines))
-            for i in range(start, end):
-                lines[i] = re.sub(rf"(?<=:){old_port}(?!\d)", str(new_port), lines[i])
-            texts[path] = "".join(lines)
+        by_id = self.suite.by_id()
+        paths = {Path(by_id[c].where.path) for c in finding.checks if by_id[c].where}
+        aimed = re.compile(rf"(url:.*?:){old_port}(?!\d)|(port:\s*){old_port}(?!\d)")
+        texts: dict[Path, str] = {}
+        for path in sorted(paths):
+            original = path.read_text(encoding="utf-8")
+            lines = original.splitlines(keepends=True)
+            starts = sorted(c.where.line - 1 for c in self.suite.checks if c.where and Path(c.where.path) == path)
+            for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+                for i in range(start, end):
+                    lines[i] = aimed.sub(lambda m: (m.group(1) or m.group(2)) + str(new_port), lines[i])
+            if "".join(lines) != original:
+                texts[path] = "".join(lines)
         diff = "".join(unified(p.read_text(encoding="utf-8"), t, p.name) for p, t in texts.items())
         return texts, diff
 
@@ -326,7 +330,7 @@ class Planner:
         return facts.dependents({c.id for c in self.checks if c.category in categories})
 
     @staticmethod
-    def _services(actions: list[Action], facts: Facts) -> set[str]:
+    def _services(actions: list[Action], facts: Facts, bound: Mapping[str, Any]) -> set[str]:
         """Services an action list touches: named ones, or every service of a bare ``compose up``."""
         out: set[str] = set()
         for a in actions:
@@ -335,15 +339,20 @@ class Planner:
                 out |= set(args.get("services") or facts.services)
             if a.name in ("exec", "run"):
                 out.add(str(args.get("service")))
-        return {templating.render_str(s, facts.context) if "{{" in s else s for s in out}
+        scope = {**facts.context, **bound}
+        return {templating.render_str(s, scope) for s in out}
 
-    def _settle(self, only: set[str], verify: set[str], deadline: float) -> Run:
-        """Re-test ``only`` until the verify checks pass or the settle time runs out (containers start)."""
+    def _settle(self, only: set[str], done: Callable[[Run], bool], deadline: float) -> Run:
+        """Re-test ``only`` until ``done`` says the step has taken effect, or the settle time runs out.
+
+        Containers take a moment to start and to pass their first health check; polling the affected
+        checks (cheap: a partial run) beats a fixed sleep, and a step that never takes effect costs
+        at most ``settle_s``.
+        """
         end = min(deadline, time.monotonic() + self.settle_s)
         while True:
             run = self.test(only)
-            status = {r.id: r.status for r in run.results}
-            if all(status.get(c) == PASSED for c in verify) or time.monotonic() >= end:
+            if done(run) or time.monotonic() >= end:
                 return run
             time.sleep(1.0)
 
@@ -399,7 +408,7 @@ class Planner:
             elif finding.entry.suite:
                 run = self._fix_suite(finding, step, facts, deadline)
             else:
-                run = self._take(finding, step, facts, deadline)
+                run = self._take(finding, step, facts, deadline, len(steps) + 1)
             step.duration_s = time.monotonic() - started
             step.rate_after = run.rate
             steps.append(step)
@@ -442,11 +451,23 @@ class Planner:
             }
         )
 
-    def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float) -> Run:
+    def _verified(self, finding: Finding, run: Run) -> bool:
+        """Did the step work? An entry's ``verify`` checks must pass; without them, the evidence that
+        made the finding match must be gone (its checks may still fail for a cause stacked behind it:
+        the gateway key fixed reveals the missing internal key, and that is progress, not failure)."""
+        status = {r.id: r.status for r in run.results}
+        if finding.entry.verify:
+            return all(status.get(c) == PASSED for c in finding.entry.verify)
+        if finding.checks and all(status.get(c) == PASSED for c in finding.checks):
+            return True
+        return not any(f.key == finding.key for f in self.diagnose(self.observe()))
+
+    def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float, number: int) -> Run:
         """Act, re-test what the step can have affected, keep it or roll it back."""
         assert self.run is not None
         before = self.run
         ctx = self._context(finding)
+        ctx.run_id = f"{self.run_id}-step{number}"  # backups per step: a rollback undoes this step only
         actions = self._actions(finding)
         done: list[Action] = []
         failed = False
@@ -459,34 +480,40 @@ class Planner:
             if result.status == "failed":
                 failed, step.reason = True, f"{action.name}: {result.message}"
                 break
-        changed = any(a["result"] == "changed" for a in step.actions)
-        verify = set(finding.entry.verify or ()) or set(finding.checks)
-        services = self._services(actions, facts)
-        only = self._affected(verify | set(finding.explains), services, facts)
-        run = self._settle(only, verify, deadline) if not failed else before
-        status = {r.id: r.status for r in run.results}
-        step.verified = not failed and all(status.get(c) == PASSED for c in verify)
-        if step.verified and not verify:  # nothing to measure it by: the finding itself must be gone
-            step.verified = not any(f.key == finding.key for f in self.diagnose(self.observe()))
+        if failed and not any(a.reversible and a in done for a in actions[: len(done) - 1]):
+            step.status = "failed"  # nothing was changed before the failing action: nothing to undo
+            return before
+        services = self._services(actions, facts, finding.vars)
+        only = self._affected(set(finding.entry.verify or ()) | set(finding.explains), services, facts)
+        run = before
+        if not failed:
+            run = self._settle(only, lambda r: self._verified(finding, r), deadline)
+            step.verified = self._verified(finding, run)
         worse = run.rate < before.rate
         if failed or not step.verified or worse:
-            step.reason = step.reason or (
-                "the rate fell"
-                if worse
-                else "verify did not pass: " + ", ".join(sorted(c for c in verify if status.get(c) != PASSED))
+            if not step.reason:
+                step.reason = (
+                    "the rate fell"
+                    if worse
+                    else "the step did not take effect: "
+                    + (
+                        "verify checks " + ", ".join(finding.entry.verify)
+                        if finding.entry.verify
+                        else "the finding still matches"
+                    )
+                )
+            was_passing = {r.id for r in before.results if r.status == PASSED and r.id in only}
+            self._rollback(done, ctx, step)
+            run = self._settle(
+                only, lambda r: all(x.status == PASSED for x in r.results if x.id in was_passing), deadline
             )
-            if any(a.reversible for a in done):
-                self._rollback(done, ctx, step)
-                run = self._settle(only, set(), deadline) if changed else before
-                step.status = "rolled back"
-            else:
-                step.status = "failed"
+            step.status = "rolled back"
             return run
-        step.status = "changed" if changed else "ok"
+        step.status = "changed" if any(a["result"] == "changed" for a in step.actions) else "ok"
         return run
 
     def _rollback(self, done: list[Action], ctx: ActionContext, step: Step) -> None:
-        """Put back every file the step edited, then let compose apply the restored config."""
+        """Put back every file the step edited, then re-run its compose and wait actions on the restored config."""
         for action in reversed(done):
             if action.reversible:
                 res = action.rollback(ctx)
@@ -498,8 +525,10 @@ class Planner:
                         "diff": res.diff,
                     }
                 )
+        if not any(a.reversible for a in done):
+            return
         for action in done:
-            if action.name in COMPOSE:
+            if action.name in COMPOSE or action.name == "wait_healthy":
                 res = action.apply(ctx)
                 step.actions.append(
                     {"action": f"re-apply {action.name}", "result": res.status, "message": res.message, "diff": ""}
@@ -519,8 +548,8 @@ class Planner:
             files.edit(path, lambda _old, t=text: t.encode(), self.run_id)
         step.actions.append({"action": "suite_patch", "result": "changed", "message": "checks corrected", "diff": diff})
         self.suite = load_suite(self.suite.files)
-        run = self._settle(facts.dependents(set(finding.checks)), set(finding.checks), deadline)
-        step.verified = all(r.status == PASSED for r in run.results if r.id in finding.checks)
+        run = self._settle(facts.dependents(set(finding.checks)), lambda r: self._verified(finding, r), deadline)
+        step.verified = self._verified(finding, run)
         step.status = "changed"
         return run
 

@@ -234,6 +234,7 @@ def inventory_text(wd: Workdir, checks_file: Path) -> str:
     target = {
         "compose": {"project": wd.project, "directory": ".", "files": ["compose.yml"], "env_files": [".env"]},
         "checks": [str(checks_file)],
+        "playbooks": [str(REPO_DIR / "playbooks")],
         "vars": {"host": "127.0.0.1", "port_offset": wd.offset},
         "urls": {name: f"http://{{{{ host }}}}:{{{{ {port} + port_offset }}}}" for name, port in URLS.items()},
         "secrets": {"api_key": {"file": "secrets/api_key"}, "airtable_token": {"file": "secrets/airtable_token"}},
