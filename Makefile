@@ -32,3 +32,28 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/check_suite.py
+
+# --- the sandbox: a stand-in of the PyAirtable dev stack (see sandbox/README.md) ----------------
+.PHONY: sandbox-up sandbox-break sandbox-down sandbox-scenarios demo
+
+sandbox-up: setup base-image
+	$(BIN)/python sandbox/sandbox.py up
+
+sandbox-break: setup
+	$(BIN)/python sandbox/sandbox.py break $(SCENARIO)
+
+sandbox-down: setup
+	$(BIN)/python sandbox/sandbox.py down
+
+sandbox-scenarios: setup
+	$(BIN)/python sandbox/sandbox.py scenarios
+
+# The main job: break the sandbox as the report says, show the plan, heal it until 80 % pass.
+# sandbox/run/inventory.yml is the default target's own inventory (it also knows a suite copy that
+# SCENARIO=history may write).
+DEMO_INVENTORY := sandbox/run/inventory.yml
+demo: sandbox-up
+	$(BIN)/python sandbox/sandbox.py break $(SCENARIO)
+	$(BIN)/remediate check -i $(DEMO_INVENTORY) --until 0.8 || true
+	$(BIN)/remediate plan -i $(DEMO_INVENTORY)
+	$(BIN)/remediate apply -i $(DEMO_INVENTORY) --until 0.8 --report reports/demo.html

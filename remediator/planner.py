@@ -138,6 +138,29 @@ class Planner:
         self.runs += 1
         return run
 
+    def wait_settled(self, limit_s: float = 90.0) -> None:
+        """Wait (bounded) while a container of the project is still in its health start period.
+
+        A container whose health is "starting" has not shown yet whether it is healthy: diagnosing it
+        now would read a health log that is not there yet (a Kubernetes probe's start period).
+        """
+        if self.target.compose is None:
+            return
+        from .backends.engine import Engine
+
+        engine = Engine(self.target.docker)
+        end = time.monotonic() + limit_s
+        while time.monotonic() < end:
+            starting = [
+                c.service
+                for c in engine.containers(self.target.compose.project)
+                if c.state == "running" and c.health == "starting"
+            ]
+            if not starting:
+                return
+            self.notify(f"waiting for {', '.join(sorted(starting))} to finish starting")
+            time.sleep(1.0)
+
     def _rendered(self) -> dict[str, Mapping[str, Any]]:
         scope = {**base_context(self.target), **self.captures}
         out = {}
@@ -290,6 +313,7 @@ class Planner:
 
     def plan(self) -> dict[str, Any]:
         """The ordered steps with evidence, diffs and predicted rates. Changes nothing."""
+        self.wait_settled()
         run = self.test()
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
         facts = self.observe()
@@ -359,6 +383,7 @@ class Planner:
     def apply(self, until: float | None = None, max_steps: int = 20, timeout_s: float = 1800.0) -> dict[str, Any]:
         """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left."""
         deadline = time.monotonic() + timeout_s
+        self.wait_settled()
         run = self.test()
         initial = run.rate
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
