@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .backends.engine import ContainerState
-from .model import Check, Target
+from .model import Check, Target, dependents
 from .results import Run
 from .secrets import MASKER
 
@@ -82,17 +82,7 @@ class Facts:
 
     def dependents(self, check_ids: set[str]) -> set[str]:
         """``check_ids`` and every check that requires one of them, transitively."""
-        out, todo = set(), list(check_ids)
-        reverse: dict[str, set[str]] = {}
-        for c in self.checks.values():
-            for r in c.requires:
-                reverse.setdefault(r, set()).add(c.id)
-        while todo:
-            cid = todo.pop()
-            if cid not in out:
-                out.add(cid)
-                todo.extend(reverse.get(cid, ()))
-        return out
+        return dependents(self.checks.values(), check_ids)
 
 
 def read_env_files(paths: tuple[Path, ...]) -> dict[str, str]:

@@ -7,7 +7,7 @@ JSON Schema of their ``kind``, and each probe module reads the keys it owns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,21 @@ class Check:
     @property
     def kind(self) -> str:
         return str(self.probe["kind"])
+
+
+def dependents(checks: Iterable[Check], roots: set[str]) -> set[str]:
+    """``roots`` and every check that requires one of them, transitively: what a re-test must repeat."""
+    reverse: dict[str, set[str]] = {}
+    for c in checks:
+        for r in c.requires:
+            reverse.setdefault(r, set()).add(c.id)
+    out, todo = set(), list(roots)
+    while todo:
+        cid = todo.pop()
+        if cid not in out:
+            out.add(cid)
+            todo.extend(reverse.get(cid, ()))
+    return out
 
 
 @dataclass(frozen=True)

@@ -141,21 +141,6 @@ async def run_checks(
     return Run(results=results, duration_s=time.perf_counter() - started), state
 
 
-def affected(checks: Sequence[Check], changed: set[str]) -> set[str]:
-    """``changed`` and every check that requires one of them, transitively: what a re-test must repeat."""
-    dependents: dict[str, set[str]] = {}
-    for c in checks:
-        for r in c.requires:
-            dependents.setdefault(r, set()).add(c.id)
-    out, todo = set(), list(changed)
-    while todo:
-        cid = todo.pop()
-        if cid not in out:
-            out.add(cid)
-            todo.extend(dependents.get(cid, ()))
-    return out
-
-
 def select(suite: Suite, categories: Sequence[str] = ()) -> list[Check]:
     """Checks of the given categories (case-insensitive), with what they require pulled in."""
     if not categories:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UserError
+from ..yamlio import plain
 
 _INDENTS = ((2, 2, 0), (2, 4, 2), (4, 4, 0), (4, 6, 2), (4, 4, 2), (3, 3, 0))
 _MISSING = object()
@@ -68,14 +69,6 @@ def _load(text: str, where: str) -> tuple[Any, Any]:
             break
     assert best is not None
     return best[1], best[2]
-
-
-def plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [plain(v) for v in node]
-    return node
 
 
 def _node(value: Any) -> Any:
