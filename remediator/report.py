@@ -241,6 +241,9 @@ pre{background:#f5f6fa;padding:6px;overflow:auto;font-size:12px} .muted{color:#6
  stroke-dasharray="4 3"/><text x="{{ w - 70 }}" y="{{ sy(doc.target) - 4 }}">target</text>
  <polyline fill="none" stroke="#a86400" stroke-dasharray="5 3" stroke-width="2" points="{{ predicted }}"/>
  <polyline fill="none" stroke="#1f5fbf" stroke-width="2.5" points="{{ measured }}"/>
+ {% for x, y in predicted_points %}<rect x="{{ x - 4 }}" y="{{ y - 4 }}" width="8" height="8" fill="none"
+ stroke="#a86400"/>{% endfor %}
+ {% for x, y in measured_points %}<circle cx="{{ x }}" cy="{{ y }}" r="3.5" fill="#1f5fbf"/>{% endfor %}
  {% for x, label in xs %}<text x="{{ x - 6 }}" y="{{ h - 12 }}">{{ label }}</text>{% endfor %}
  <text x="50" y="26" fill="#1f5fbf">measured</text><text x="120" y="26" fill="#a86400">predicted</text>
 </svg>
@@ -278,6 +281,8 @@ def write_html(doc: dict[str, Any], path: Path) -> None:
 
     measured_rates = [doc["initial_rate"], *[s["rate_after"] if s["rate_after"] is not None else 0 for s in steps]]
     predicted_rates = [doc["initial_rate"], *[s["predicted_rate"] for s in steps]]
+    measured_points = [(sx(i), sy(r)) for i, r in enumerate(measured_rates)]
+    predicted_points = [(sx(i), sy(r)) for i, r in enumerate(predicted_rates)]
     page = (
         Environment(autoescape=True)
         .from_string(_HTML)
@@ -287,8 +292,10 @@ def write_html(doc: dict[str, Any], path: Path) -> None:
             h=h,
             sy=sy,
             pct=_pct,
-            measured=" ".join(f"{sx(i):.1f},{sy(r):.1f}" for i, r in enumerate(measured_rates)),
-            predicted=" ".join(f"{sx(i):.1f},{sy(r):.1f}" for i, r in enumerate(predicted_rates)),
+            measured=" ".join(f"{x:.1f},{y:.1f}" for x, y in measured_points),
+            predicted=" ".join(f"{x:.1f},{y:.1f}" for x, y in predicted_points),
+            measured_points=measured_points,
+            predicted_points=predicted_points,
             xs=[(sx(i), "start" if i == 0 else str(i)) for i in range(n)],
         )
     )
