@@ -6,7 +6,6 @@ here or from the latest run, so the same facts can be recorded and replayed to t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +17,14 @@ from .model import Check, Target, dependents
 from .results import Run
 from .secrets import MASKER
 
-_SECRET_KEY = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PAT$", re.IGNORECASE)
+_SECRET_WORDS = {"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "CREDENTIALS", "PAT", "DSN"}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
 def is_secret_key(key: str) -> bool:
-    """Env keys whose values are treated as secrets (masked wherever they would appear)."""
-    return bool(_SECRET_KEY.search(key))
+    """Env keys whose values are secrets (masked wherever they would appear), by their last word:
+    API_KEY, AIRTABLE_TOKEN, JWT_SECRET, POSTGRES_PASSWORD are; PASSWORD_HASH_ROUNDS is a setting."""
+    return key.upper().rsplit("_", 1)[-1] in _SECRET_WORDS
 
 
 @dataclass

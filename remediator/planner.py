@@ -205,7 +205,8 @@ class Planner:
             for a in findings:
                 if a is b:
                     continue
-                if a.entry.id in b.entry.after or (a.checks and a.checks & needed):
+                # a container finding rests on no check: what it explains stands for its checks
+                if a.entry.id in b.entry.after or (a.checks or a.explains) & needed:
                     before[b.key].add(a.key)
         score = {f.key: len(f.explains) / self.cost(f) for f in findings}
         remaining = sorted(findings, key=lambda f: (-score[f.key], f.entry.where.line if f.entry.where else 0))
@@ -366,7 +367,7 @@ class Planner:
         scope = {**facts.context, **bound}
         return {templating.render_str(s, scope) for s in out}
 
-    def _settle(self, only: set[str], done: Callable[[Run], bool], deadline: float) -> Run:
+    def _settle(self, only: set[str], done: Callable[[Run], bool], deadline: float) -> tuple[Run, bool]:
         """Re-test ``only`` until ``done`` says the step has taken effect, or the settle time runs out.
 
         Containers take a moment to start and to pass their first health check; polling the affected
@@ -376,9 +377,10 @@ class Planner:
         end = min(deadline, time.monotonic() + self.settle_s)
         while True:
             run = self.test(only)
-            if done(run) or time.monotonic() >= end:
-                return run
-            time.sleep(1.0)
+            ok = done(run)
+            if ok or time.monotonic() >= end:
+                return run, ok
+            time.sleep(0.5)
 
     def apply(self, until: float | None = None, max_steps: int = 20, timeout_s: float = 1800.0) -> dict[str, Any]:
         """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left."""
@@ -391,6 +393,7 @@ class Planner:
         attempts: dict[str, int] = {}
         last_try: dict[str, float] = {}
         excluded: dict[str, str] = {}  # finding key -> why it is no longer taken
+        succeeded: set[str] = set()
         suite_findings: list[Finding] = []
         stop_reason = ""
         while True:
@@ -412,6 +415,10 @@ class Planner:
                 if f.key not in excluded
                 and ((f.entry.suite and self.fix_suite) or (not f.entry.suite and f.entry.actions))
             ]
+            for f in candidates:  # the breaker: a finding fixed before that keeps coming back
+                if f.key in succeeded and attempts.get(f.key, 0) >= f.entry.max_attempts:
+                    excluded[f.key] = f"breaker: the finding came back after {attempts[f.key]} fix(es)"
+            candidates = [f for f in candidates if f.key not in excluded]
             if not candidates:
                 stop_reason = "nothing applicable is left"
                 break
@@ -443,10 +450,8 @@ class Planner:
             )
             if step.status in ("failed", "rolled back") and attempts[key] >= finding.entry.max_attempts:
                 excluded[key] = f"did not help in {attempts[key]} attempt(s): {step.reason}"
-            elif step.status not in ("failed", "rolled back", "needs confirmation"):
-                still = [f for f in self.diagnose(self.observe()) if f.key == key]
-                if still and attempts[key] >= finding.entry.max_attempts:
-                    excluded[key] = f"breaker: the finding came back after {attempts[key]} attempt(s)"
+            elif step.status in ("changed", "ok"):
+                succeeded.add(key)
         final = self.test()  # a full run: the reported rate is measured whole, not pieced together
         if until is not None and final.rate < until and run.rate >= until:
             stop_reason += f"; the full re-run measured {final.rate:.1%}"
@@ -512,8 +517,7 @@ class Planner:
         only = self._affected(set(finding.entry.verify or ()) | set(finding.explains), services, facts)
         run = before
         if not failed:
-            run = self._settle(only, lambda r: self._verified(finding, r), deadline)
-            step.verified = self._verified(finding, run)
+            run, step.verified = self._settle(only, lambda r: self._verified(finding, r), deadline)
         worse = run.rate < before.rate
         if failed or not step.verified or worse:
             if not step.reason:
@@ -529,7 +533,7 @@ class Planner:
                 )
             was_passing = {r.id for r in before.results if r.status == PASSED and r.id in only}
             self._rollback(done, ctx, step)
-            run = self._settle(
+            run, _ = self._settle(
                 only, lambda r: all(x.status == PASSED for x in r.results if x.id in was_passing), deadline
             )
             step.status = "rolled back"
@@ -573,8 +577,9 @@ class Planner:
             files.edit(path, lambda _old, t=text: t.encode(), self.run_id)
         step.actions.append({"action": "suite_patch", "result": "changed", "message": "checks corrected", "diff": diff})
         self.suite = load_suite(self.suite.files)
-        run = self._settle(facts.dependents(set(finding.checks)), lambda r: self._verified(finding, r), deadline)
-        step.verified = self._verified(finding, run)
+        run, step.verified = self._settle(
+            facts.dependents(set(finding.checks)), lambda r: self._verified(finding, r), deadline
+        )
         step.status = "changed"
         return run
 

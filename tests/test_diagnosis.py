@@ -444,10 +444,6 @@ def test_register_timeout_with_costly_hash_is_password_hash_too_slow_not_the_tab
     assert any(e.get("env") == "PASSWORD_HASH_ROUNDS" for e in finding.evidence)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="facts.is_secret_key matches PASSWORD in PASSWORD_HASH_ROUNDS: the evidence shows *** for a cost setting",
-)
 def test_the_hash_cost_the_diagnosis_rests_on_is_shown_in_its_evidence():
     run = run_of({"auth.register": ("timeout after 5 s", {"error": "timeout after 5 s"})})
     finding = only(make_facts(run, env={"PASSWORD_HASH_ROUNDS": "14"}))

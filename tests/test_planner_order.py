@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from remediator.diagnosis import Finding
 from remediator.errors import Location
 from remediator.model import Check, Entry, Suite, Target
@@ -162,11 +160,6 @@ def test_a_cycle_of_after_still_places_every_finding_best_first():
     assert keys(planner([a, b]).order(found)) == ["a", "b"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Planner.order derives 'needed' from Finding.checks only: a container finding has no checks "
-    "(only explains), so a finding behind the container it blames is not held back",
-)
 def test_a_container_finding_comes_before_a_finding_on_a_check_behind_that_container():
     down = Entry(id="down", name="down", when={}, group_by=("service",), actions=UP_WAIT)
     behind = entry("behind", EXEC)

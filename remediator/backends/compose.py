@@ -34,8 +34,17 @@ _ENGINE_DOWN = re.compile(
     re.IGNORECASE,
 )
 _DRY = re.compile(r"^\s*DRY-RUN MODE -\s+Container\s+(\S+)\s+(\w+)", re.MULTILINE)
+_DONE = re.compile(r"^\s*Container\s+(\S+)\s+(\w+)", re.MULTILINE)  # what a real ``up`` reports
 
-_VERBS = {"Recreate": "recreate", "Creating": "create", "Starting": "start", "Running": "running"}
+_VERBS = {
+    "Recreate": "recreate",
+    "Recreated": "recreate",
+    "Creating": "create",
+    "Created": "create",
+    "Starting": "start",
+    "Started": "start",
+    "Running": "running",
+}
 _RANK = {"running": 0, "start": 1, "recreate": 2, "create": 3}
 
 Recreate = Literal["auto", "force", "never"]
@@ -177,6 +186,18 @@ class Compose:
             step = _VERBS.get(verb)
             if service is None or step is None:
                 continue  # the temporary name of a container being recreated, or a verb of no interest
+            if _RANK[step] > _RANK.get(plan.get(service, ""), -1):
+                plan[service] = step
+        return plan
+
+    def changes_of(self, proc: Proc, services: list[str] | None = None) -> dict[str, str]:
+        """What a real ``up`` did to each service's container, from its own output (no extra calls)."""
+        plan: dict[str, str] = {}
+        for name, verb in _DONE.findall(proc.stdout + proc.stderr):
+            match = re.fullmatch(rf"{re.escape(self.project.project)}[-_](.+)[-_]\d+", name)
+            service, step = (match.group(1) if match else name), _VERBS.get(verb)
+            if step is None or (services and service not in services):
+                continue  # a dependency compose only waited for, or a verb of no interest
             if _RANK[step] > _RANK.get(plan.get(service, ""), -1):
                 plan[service] = step
         return plan

@@ -6,6 +6,7 @@ are skipped. Every engine error becomes ``Unreachable`` with one line that says 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,11 +41,14 @@ class Engine:
     def __init__(self, endpoint: DockerEndpoint | None = None) -> None:
         self.endpoint = endpoint or DockerEndpoint()
         self._client: Any = None
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = _connect(self.endpoint)
+        """The SDK client, connected once even when probes in several threads ask at the same moment."""
+        with self._lock:
+            if self._client is None:
+                self._client = _connect(self.endpoint)
         return self._client
 
     def containers(self, project: str, service: str | None = None, all: bool = True) -> list[ContainerState]:
