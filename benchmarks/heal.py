@@ -46,7 +46,7 @@ REMEDIATE = [PYTHON, "-m", "remediator"]
 GOAL = 0.20
 EDITS = {"env_set", "env_unset", "compose_set", "compose_unset", "yaml_set", "yaml_unset"}
 RAW_KEYS = {"services", "service", "command", "key", "file", "timeout"}
-POLL_S = 0.25  # the raw wait's poll interval (remediator's wait_healthy polls every 1 s)
+POLL_S = 0.25  # the raw wait's poll interval, the same as remediator's wait_healthy
 
 
 def say(msg: str) -> None:

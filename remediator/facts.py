@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .backends.engine import ContainerState
+from .backends.engine import ContainerState, Engine
 from .model import Check, Target, dependents
 from .results import Run
 from .secrets import MASKER
@@ -99,28 +99,53 @@ def read_env_files(paths: tuple[Path, ...]) -> dict[str, str]:
     return env
 
 
+_CONFIG_CACHE: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+
+
+def _resolved_services(compose: Any) -> Mapping[str, Any]:
+    """``compose config``'s services, asked again only when a compose or env file changed.
+
+    The resolved config depends on those files alone (and the environment, which a run does not
+    change); a heal observes the target a dozen times and each ``config`` costs a compose process.
+    """
+    project = compose.project
+    key = (project.project, *((str(p), *_stamp(p)) for p in (*project.files, *project.env_files)))
+    if key not in _CONFIG_CACHE:
+        _CONFIG_CACHE.clear()
+        _CONFIG_CACHE[key] = compose.config().get("services", {})
+    return _CONFIG_CACHE[key]
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
 def gather(
     target: Target,
     run: Run,
     checks: Mapping[str, Check],
     rendered: Mapping[str, Mapping[str, Any]],
     context: Mapping[str, Any],
+    engine: Engine | None = None,
 ) -> Facts:
     """Observe the target now: containers by compose labels, the resolved config, env files, logs on demand."""
     from .backends.compose import Compose
-    from .backends.engine import Engine
 
     facts = Facts(run=run, checks=checks, rendered=rendered, context=context, secrets=context.get("secrets", {}))
     if target.compose is None:
         return facts
-    engine = Engine(target.docker)
+    engine = engine or Engine(target.docker)
     states = engine.containers(target.compose.project)
     by_service: dict[str, ContainerState] = {}
     for st in states:  # prefer a running container when a service has several
         if st.service not in by_service or (st.state == "running" and by_service[st.service].state != "running"):
             by_service[st.service] = st
     facts.containers = by_service
-    facts.services = Compose(target.compose, target.docker).config().get("services", {})
+    facts.services = _resolved_services(Compose(target.compose, target.docker))
     facts.env = read_env_files(target.compose.env_files)
     facts.compose_text = "\n".join(p.read_text(encoding="utf-8") for p in target.compose.files if p.exists())
     cache: dict[tuple[str, int], list[str]] = {}

@@ -27,10 +27,12 @@ from typing import Any
 
 from . import templating
 from .actions import Action, ActionContext, build_action, new_run_id
+from .backends.engine import Engine
 from .context import base_context
 from .diagnosis import Evaluator, Finding, diagnose, run_probe
 from .facts import Facts, gather
 from .model import Check, Entry, Suite, Target
+from .probes import ProbeContext
 from .results import FAILED, PASSED, SKIPPED, Run
 from .runner import RunState, run_checks
 from .secrets import MASKER
@@ -114,6 +116,7 @@ class Planner:
         self.captures: dict[str, Any] = {}
         self.run: Run | None = None
         self.runs = 0
+        self._engine: Engine | None = None
 
     @property
     def checks(self) -> list[Check]:
@@ -121,19 +124,28 @@ class Planner:
 
     # -- observing ------------------------------------------------------------------------------
 
+    @property
+    def engine(self) -> Engine:
+        """One engine connection for every run and observation of this planner."""
+        if self._engine is None:
+            self._engine = Engine(self.target.docker)
+        return self._engine
+
     def test(self, only: set[str] | None = None) -> Run:
         """Run the checks (all, or ``only`` those and re-use the rest) and remember the merged result."""
         state = RunState(context=base_context(self.target), captures=dict(self.captures))
-        run, state = asyncio.run(
-            run_checks(
-                self.target,
-                self.checks,
-                concurrency=self.concurrency,
-                only=only,
-                prior=self.run if only is not None else None,
-                state=state,
-            )
-        )
+
+        async def main() -> tuple[Run, RunState]:
+            ctx = ProbeContext(self.target, concurrency=self.concurrency, engine=self.engine)
+            try:
+                prior = self.run if only is not None else None
+                return await run_checks(
+                    self.target, self.checks, only=only, prior=prior, state=state, probe_context=ctx
+                )
+            finally:
+                await ctx.close()
+
+        run, state = asyncio.run(main())
         self.captures, self.run = state.captures, run
         self.runs += 1
         return run
@@ -146,9 +158,7 @@ class Planner:
         """
         if self.target.compose is None:
             return
-        from .backends.engine import Engine
-
-        engine = Engine(self.target.docker)
+        engine = self.engine
         end = time.monotonic() + limit_s
         while time.monotonic() < end:
             starting = [
@@ -173,7 +183,9 @@ class Planner:
 
     def observe(self) -> Facts:
         assert self.run is not None
-        return gather(self.target, self.run, self.suite.by_id(), self._rendered(), base_context(self.target))
+        return gather(
+            self.target, self.run, self.suite.by_id(), self._rendered(), base_context(self.target), engine=self.engine
+        )
 
     def diagnose(self, facts: Facts) -> list[Finding]:
         return diagnose(self.entries, facts, Evaluator(facts, run_probe(self.target)))
@@ -344,7 +356,8 @@ class Planner:
     def _affected(self, step_checks: set[str], services: set[str], facts: Facts) -> set[str]:
         """What a re-test must repeat: the step's checks, the touched services' checks and those of the
         services that depend on them, everything that requires those, widened to whole categories (a
-        flow such as register -> login re-runs together, with one fresh identity)."""
+        flow such as register -> login re-runs together, with one fresh identity). Load probes
+        (``exclusive``) run alone and slowly: they are repeated only when the step is about them."""
         touched = set(services)
         for name, svc in facts.services.items():
             if set(svc.get("depends_on") or {}) & services:
@@ -352,7 +365,9 @@ class Planner:
         roots = set(step_checks) | {c.id for c in self.checks if facts.service_of(c.id) in touched}
         ids = facts.dependents(roots)
         categories = {c.category for c in self.checks if c.id in ids}
-        return facts.dependents({c.id for c in self.checks if c.category in categories})
+        wide = facts.dependents({c.id for c in self.checks if c.category in categories})
+        direct = facts.dependents(set(step_checks))
+        return {c.id for c in self.checks if c.id in wide and (not c.exclusive or c.id in direct)}
 
     @staticmethod
     def _services(actions: list[Action], facts: Facts, bound: Mapping[str, Any]) -> set[str]:
@@ -380,7 +395,7 @@ class Planner:
             ok = done(run)
             if ok or time.monotonic() >= end:
                 return run, ok
-            time.sleep(0.5)
+            time.sleep(0.25)
 
     def apply(self, until: float | None = None, max_steps: int = 20, timeout_s: float = 1800.0) -> dict[str, Any]:
         """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left."""

@@ -119,7 +119,7 @@ class WaitHealthy(Action):
     def _apply(self, ctx: ActionContext, args: dict[str, Any]) -> ActionResult:
         services = self._services(ctx, args)
         timeout, start_period = float(args.get("timeout", 60)), float(args.get("start_period", 0))
-        interval = float(args.get("interval", 0.5))
+        interval = float(args.get("interval", 0.25))
         started, waited = time.monotonic(), False
         while True:
             states = self._states(ctx, services)

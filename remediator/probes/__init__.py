@@ -34,6 +34,7 @@ class ProbeContext:
         self.concurrency = concurrency
         self._engine = engine
         self._session: Any = None
+        self._containers: asyncio.Task[dict[str, Any]] | None = None
 
     @property
     def project(self) -> str:
@@ -57,6 +58,20 @@ class ProbeContext:
             connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0, force_close=False)
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
         return self._session
+
+    async def container(self, service: str) -> Any:
+        """A service's container state; the project's containers are listed once per run, not per check."""
+        if self._containers is None:
+
+            def by_service() -> dict[str, Any]:
+                out: dict[str, Any] = {}
+                for st in self.engine.containers(self.project):
+                    if st.service not in out or (st.state == "running" and out[st.service].state != "running"):
+                        out[st.service] = st
+                return out
+
+            self._containers = asyncio.ensure_future(asyncio.to_thread(by_service))
+        return (await self._containers).get(service)
 
     async def engine_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking engine call off the event loop."""

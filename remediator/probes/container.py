@@ -14,7 +14,7 @@ from . import Outcome, ProbeContext
 
 async def run(probe: Mapping[str, Any], expect: Mapping[str, Any], ctx: ProbeContext) -> Outcome:
     service = probe["service"]
-    state = await ctx.engine_call(ctx.engine.container, ctx.project, service)
+    state = await ctx.container(service)
     want_state = expect.get("state", "running")
     want_health = expect.get("health")
     if state is None:

@@ -11,7 +11,7 @@ from . import Outcome, ProbeContext
 
 async def run(probe: Mapping[str, Any], expect: Mapping[str, Any], ctx: ProbeContext) -> Outcome:
     service = probe["service"]
-    state = await ctx.engine_call(ctx.engine.container, ctx.project, service)
+    state = await ctx.container(service)
     if state is None:
         return Outcome(False, f"no container for service {service!r}", {"service": service, "state": "absent"})
     lines = await ctx.engine_call(ctx.engine.logs, state.id, int(probe.get("tail", 200)), probe.get("since_s"))
