@@ -1,4 +1,4 @@
-"""The ``remediate`` command: check, validate (and, as they land, plan, apply, watch).
+"""The ``remediate`` command: check, plan, apply, watch and validate.
 
 Heavy modules are imported inside each command so ``remediate --help`` starts quickly. Every
 ``RemediatorError`` becomes one line on stderr and its exit code: 2 for bad input, 3 when the engine
@@ -179,7 +179,7 @@ def _notifier(enabled: bool) -> Any:
     from rich.markup import escape
 
     console = Console(stderr=True)
-    return lambda msg: console.print(f"[dim]{escape(msg)}[/]", highlight=False)
+    return lambda msg: console.print(f"[dim]{escape(msg)}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -267,6 +267,72 @@ def apply(
     else:
         print_apply(doc)
     return EXIT_OK if doc["met"] else EXIT_NOT_MET
+
+
+@app.command()
+@guarded
+def watch(
+    inventory: InventoryOpt = Path("inventory.yml"),
+    limit: LimitOpt = None,
+    checks: ChecksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    until: Annotated[
+        float, typer.Option("--until", min=0.0, max=1.0, help="Heal whenever the rate is below this (0..1).")
+    ] = 1.0,
+    interval: Annotated[float, typer.Option("--interval", min=1.0, help="Seconds between scheduled cycles.")] = 60.0,
+    debounce: Annotated[
+        float, typer.Option("--debounce", min=0.0, help="Seconds to gather a burst of events into one cycle.")
+    ] = 2.0,
+    events: Annotated[
+        bool, typer.Option("--events/--no-events", help="Also start a cycle when a container exits or turns unhealthy.")
+    ] = True,
+    max_cycles: Annotated[int | None, typer.Option("--max-cycles", min=1, help="Stop after this many cycles.")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", min=1, help="Stop after this many seconds.")] = None,
+    breaker_window: Annotated[
+        float,
+        typer.Option("--breaker-window", min=1, help="Seconds in which a finding's attempts count towards its guard."),
+    ] = 600.0,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow steps whose entry says confirm: true.")] = False,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="At most this many steps per cycle.")] = 20,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="A cycle stops healing after this.")] = 1800,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per cycle, and one for the summary, on stdout.")
+    ] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")] = 64,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Keep the target healthy: check on a schedule and on Docker events, heal when the rate falls.
+
+    Each cycle runs the whole suite; below --until it heals exactly as **apply** does (one step at a
+    time, verify, roll back what does not help). A container of the project that exits, runs out of
+    memory, is removed or turns unhealthy starts a cycle at once. Guards outlive cycles: a fix that
+    keeps coming back within --breaker-window is not taken again. Suite findings are only reported.
+
+    Stops on Ctrl-C or SIGTERM (after the cycle in progress), --max-cycles or --duration. Exit 0 when
+    the last cycle met the target, 1 when not, 2 on bad input, 3 when the engine is unreachable.
+    """
+    from . import log
+    from .report import emit_json_line, print_watch
+    from .watch import Watcher, WatchOptions, stop_on_signals
+
+    log.configure(verbose)
+    notify = _notifier(True)
+    planner = _planner(inventory, limit, checks, playbooks, concurrency, assume_yes=yes, notify=notify)
+    options = WatchOptions(
+        until=until,
+        interval_s=interval,
+        debounce_s=debounce,
+        events=events,
+        max_cycles=max_cycles,
+        duration_s=duration,
+        max_steps=max_steps,
+        cycle_timeout_s=timeout,
+        breaker_window_s=breaker_window,
+    )
+    watcher = Watcher(planner, options, emit_json_line if as_json else print_watch, notify)
+    with stop_on_signals(watcher, notify):
+        summary = watcher.run()
+    return EXIT_OK if summary["met"] else EXIT_NOT_MET
 
 
 @app.command()

@@ -62,6 +62,37 @@ Notify = Callable[[str], None]
 
 
 @dataclass
+class Guards:
+    """What the guards of the entries remember: attempts, the last try, what was excluded and why.
+
+    One ``apply`` uses one; ``watch`` keeps one for its whole life, so a fix that keeps coming back
+    trips the breaker across cycles too. Attempts count within ``window_s`` only (a watch that runs
+    for days may fix the same stopped service twice a day without ever tripping it).
+    """
+
+    window_s: float = float("inf")
+    tries: dict[str, list[float]] = field(default_factory=dict)  # finding key -> monotonic times
+    succeeded: set[str] = field(default_factory=set)
+    excluded: dict[str, str] = field(default_factory=dict)  # finding key -> why it is no longer taken
+
+    def attempts(self, key: str) -> int:
+        """Attempts at this finding within the window."""
+        now = time.monotonic()
+        recent = [t for t in self.tries.get(key, ()) if now - t < self.window_s]
+        self.tries[key] = recent
+        return len(recent)
+
+    def last_try(self, key: str) -> float | None:
+        return self.tries[key][-1] if self.tries.get(key) else None
+
+    def record(self, key: str) -> int:
+        """Count one more attempt; return the attempt's number within the window."""
+        count = self.attempts(key) + 1
+        self.tries.setdefault(key, []).append(time.monotonic())
+        return count
+
+
+@dataclass
 class Step:
     """One finding taken (or planned): its actions, what was predicted and what was measured."""
 
@@ -116,6 +147,8 @@ class Planner:
         self.captures: dict[str, Any] = {}
         self.run: Run | None = None
         self.runs = 0
+        self.guards = Guards()
+        self._diagnosed: tuple[Run | None, Facts, list[Finding]] | None = None
         self._engine: Engine | None = None
 
     @property
@@ -190,6 +223,14 @@ class Planner:
     def diagnose(self, facts: Facts) -> list[Finding]:
         return diagnose(self.entries, facts, Evaluator(facts, run_probe(self.target)))
 
+    def diagnosis(self) -> tuple[Facts, list[Finding]]:
+        """Facts and findings on the latest run, gathered once per run: a step's verify and the round
+        after it read the same evidence, so the second would only ask the engine again for nothing."""
+        if self._diagnosed is None or self._diagnosed[0] is not self.run:
+            facts = self.observe()
+            self._diagnosed = (self.run, facts, self.diagnose(facts))
+        return self._diagnosed[1], self._diagnosed[2]
+
     # -- deciding -------------------------------------------------------------------------------
 
     def cost(self, finding: Finding) -> int:
@@ -259,8 +300,8 @@ class Planner:
         return specs
 
     def _context(self, finding: Finding) -> ActionContext:
-        ctx = ActionContext.for_target(self.target, captures={**self.captures, **finding.vars}, run_id=self.run_id)
-        return ctx
+        captures = {**self.captures, **finding.vars}
+        return ActionContext.for_target(self.target, captures=captures, run_id=self.run_id, engine=self.engine)
 
     def _actions(self, finding: Finding) -> list[Action]:
         where = str(finding.entry.where or finding.entry.id)
@@ -329,8 +370,7 @@ class Planner:
         self.wait_settled()
         run = self.test()
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
-        facts = self.observe()
-        findings = self.diagnose(facts)
+        _, findings = self.diagnosis()
         env_findings = self.order([f for f in findings if not f.entry.suite and f.entry.actions])
         suite_findings = [f for f in findings if f.entry.suite]
         predicted = self.predict(env_findings)
@@ -397,18 +437,29 @@ class Planner:
                 return run, ok
             time.sleep(0.25)
 
-    def apply(self, until: float | None = None, max_steps: int = 20, timeout_s: float = 1800.0) -> dict[str, Any]:
-        """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left."""
+    def apply(
+        self,
+        until: float | None = None,
+        max_steps: int = 20,
+        timeout_s: float = 1800.0,
+        initial_run: Run | None = None,
+    ) -> dict[str, Any]:
+        """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left.
+
+        ``initial_run``: a full run just measured by the caller (``watch``), taken as the starting point
+        instead of running the suite again.
+        """
         deadline = time.monotonic() + timeout_s
-        self.wait_settled()
-        run = self.test()
+        if initial_run is None:
+            self.wait_settled()
+            run = self.test()
+        else:
+            run = self.run = initial_run
         initial = run.rate
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
         steps: list[Step] = []
-        attempts: dict[str, int] = {}
-        last_try: dict[str, float] = {}
-        excluded: dict[str, str] = {}  # finding key -> why it is no longer taken
-        succeeded: set[str] = set()
+        guards = self.guards
+        excluded = guards.excluded
         suite_findings: list[Finding] = []
         stop_reason = ""
         while True:
@@ -421,8 +472,7 @@ class Planner:
             if time.monotonic() >= deadline:
                 stop_reason = f"stopped at the time limit ({timeout_s:g} s)"
                 break
-            facts = self.observe()
-            findings = self.diagnose(facts)
+            facts, findings = self.diagnosis()
             suite_findings = [f for f in findings if f.entry.suite]
             candidates = [
                 f
@@ -431,8 +481,8 @@ class Planner:
                 and ((f.entry.suite and self.fix_suite) or (not f.entry.suite and f.entry.actions))
             ]
             for f in candidates:  # the breaker: a finding fixed before that keeps coming back
-                if f.key in succeeded and attempts.get(f.key, 0) >= f.entry.max_attempts:
-                    excluded[f.key] = f"breaker: the finding came back after {attempts[f.key]} fix(es)"
+                if f.key in guards.succeeded and guards.attempts(f.key) >= f.entry.max_attempts:
+                    excluded[f.key] = f"breaker: the finding came back after {guards.attempts(f.key)} fix(es)"
             candidates = [f for f in candidates if f.key not in excluded]
             if not candidates:
                 stop_reason = "nothing applicable is left"
@@ -440,13 +490,13 @@ class Planner:
             finding = self.order(candidates)[0]
             predicted = self.predict([finding])[0]
             key = finding.key
-            if finding.entry.cooldown and key in last_try:
-                wait = last_try[key] + finding.entry.cooldown - time.monotonic()
+            last = guards.last_try(key)
+            if finding.entry.cooldown and last is not None:
+                wait = last + finding.entry.cooldown - time.monotonic()
                 if wait > 0:
                     time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
-            attempts[key] = attempts.get(key, 0) + 1
-            last_try[key] = time.monotonic()
-            step = Step(finding=finding, predicted_rate=predicted, rate_before=run.rate, attempt=attempts[key])
+            attempt = guards.record(key)
+            step = Step(finding=finding, predicted_rate=predicted, rate_before=run.rate, attempt=attempt)
             self.notify(f"step {len(steps) + 1}: {finding.entry.name} [{key}]")
             started = time.monotonic()
             if finding.entry.confirm and not self.assume_yes:
@@ -463,15 +513,16 @@ class Planner:
             self.notify(
                 f"  {step.status}: rate {step.rate_before:.1%} -> {run.rate:.1%} (predicted {step.predicted_rate:.1%})"
             )
-            if step.status in ("failed", "rolled back") and attempts[key] >= finding.entry.max_attempts:
-                excluded[key] = f"did not help in {attempts[key]} attempt(s): {step.reason}"
+            if step.status in ("failed", "rolled back") and attempt >= finding.entry.max_attempts:
+                excluded[key] = f"did not help in {attempt} attempt(s): {step.reason}"
             elif step.status in ("changed", "ok"):
-                succeeded.add(key)
-        final = self.test()  # a full run: the reported rate is measured whole, not pieced together
+                guards.succeeded.add(key)
+        # The reported rate is measured whole, not pieced together from partial re-tests; with no step
+        # taken, the first full run is that measurement.
+        final = self.test() if steps else run
         if until is not None and final.rate < until and run.rate >= until:
             stop_reason += f"; the full re-run measured {final.rate:.1%}"
-        facts = self.observe()
-        left = self.diagnose(facts)
+        _, left = self.diagnosis()
         suite_findings = [f for f in left if f.entry.suite]
         target_rate = 1.0 if until is None else until
         actionable = [f for f in left if not f.entry.suite and f.entry.actions]
@@ -488,7 +539,7 @@ class Planner:
                 "suite_findings": self.suite_findings_json(suite_findings),
                 "remaining_findings": [f.to_json() for f in actionable],
                 "diagnoses": [f.to_json() for f in left if not f.entry.suite and not f.entry.actions],
-                "excluded": excluded,
+                "excluded": dict(excluded),
                 "remaining_failures": [r.to_json() for r in final.results if r.status in (FAILED, SKIPPED)],
                 "checks": final.to_json(),
                 "test_runs": self.runs,
@@ -505,7 +556,7 @@ class Planner:
             return all(status.get(c) == PASSED for c in finding.entry.verify)
         if finding.checks and all(status.get(c) == PASSED for c in finding.checks):
             return True
-        return not any(f.key == finding.key for f in self.diagnose(self.observe()))
+        return not any(f.key == finding.key for f in self.diagnosis()[1])
 
     def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float, number: int) -> Run:
         """Act, re-test what the step can have affected, keep it or roll it back."""

@@ -222,6 +222,56 @@ def print_apply(doc: dict[str, Any], console: Any = None) -> None:
         console.print(f"report: {doc['report']}", highlight=False)
 
 
+def emit_json_line(doc: Any) -> None:
+    """One JSON document on one line of stdout, flushed: ``watch --json`` is read as it happens."""
+    sys.stdout.write(json.dumps(MASKER.mask_data(doc), default=str) + "\n")
+    sys.stdout.flush()
+
+
+def print_watch(record: dict[str, Any], console: Any = None) -> None:
+    """One line per watch cycle (and its steps, when it healed); the summary when the watch stops."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = console or Console()
+    if record.get("kind") == "summary":
+        rate = "" if record.get("rate") is None else f", last rate {_pct(record['rate'])}"
+        console.print(
+            f"watch stopped ({escape(record['stop_reason'])}): {record['cycles']} cycle(s), "
+            f"{record['healing_cycles']} healing, {record['steps']} step(s){rate}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for key, why in record.get("excluded", {}).items():
+            console.print(f"  not taken any more: {escape(key)}: {escape(why)}", highlight=False, soft_wrap=True)
+        return
+    head = f"{record['time'][11:]} cycle {record['cycle']} [dim]({escape(record['trigger'])})[/]"
+    if "error" in record:
+        console.print(f"{head}: [red]{escape(record['error'])}[/]", highlight=False, soft_wrap=True)
+        return
+    total = record["total"]
+    before = f"{record['passed_before']}/{total} {_pct(record['rate_before'])}"
+    after = f"{record['passed_after']}/{total} {_pct(record['rate_after'])}"
+    color = "green" if record["met"] else "red"
+    if not record.get("steps") and record["rate_before"] == record["rate_after"]:
+        line = f"{head}: [{color}]{before}[/]"
+    else:
+        line = f"{head}: {before} -> [{color}]{after}[/], {len(record['steps'])} step(s)"
+    if not record["met"] and record.get("stop_reason"):
+        line += f" [dim]({escape(record['stop_reason'])})[/]"
+    console.print(line, highlight=False, soft_wrap=True)
+    colors = {"ok": "green", "changed": "yellow", "failed": "red", "rolled back": "magenta"}
+    for step in record.get("steps", ()):
+        st = step["status"]
+        reason = f" [dim]{escape(step['reason'])}[/]" if step.get("reason") else ""
+        console.print(
+            f"    [{colors.get(st, 'white')}]{st:<11}[/] {escape(step['finding']['key'])} "
+            f"{_pct(step['rate_before'])} -> {_pct(step['rate_after'])} ({step['duration_s']:.1f} s){reason}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 _HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>remediate apply: {{ doc.target_name }}</title>
 <style>

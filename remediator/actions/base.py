@@ -79,13 +79,20 @@ class ActionContext:
 
     @classmethod
     def for_target(
-        cls, target: Target, captures: Mapping[str, Any] | None = None, run_id: str | None = None
+        cls,
+        target: Target,
+        captures: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        engine: Engine | None = None,
     ) -> ActionContext:
-        """A context with a lazily connected engine; templates see vars, urls, captures and secrets."""
+        """A context with a lazily connected engine; templates see vars, urls, captures and secrets.
+
+        ``engine``: the caller's connection, shared (the planner's), so a step does not connect again.
+        """
         captures = dict(captures or {})
         template = {**base_context(target), **captures, "captures": captures}
         compose = Compose(target.compose, target.docker) if target.compose else None
-        return cls(target, Engine(target.docker), compose, template, run_id=run_id or new_run_id())
+        return cls(target, engine or Engine(target.docker), compose, template, run_id=run_id or new_run_id())
 
     @property
     def base_dir(self) -> Path:

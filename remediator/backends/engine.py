@@ -87,6 +87,20 @@ class Engine:
             raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
         return raw.decode("utf-8", "replace").splitlines()
 
+    def events(self, project: str, actions: tuple[str, ...], since: float | None = None) -> Any:
+        """The project's container events as they happen: a blocking iterator of decoded events.
+
+        Only ``actions`` are sent (the engine filters; ``health_status`` matches every health
+        change). The returned stream has ``close()``, which ends the iteration from another thread.
+        """
+        import docker.errors
+
+        filters = {"type": ["container"], "label": [f"{PROJECT}={project}"], "event": list(actions)}
+        try:
+            return self.client.events(decode=True, filters=filters, since=since)
+        except docker.errors.DockerException as exc:
+            raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

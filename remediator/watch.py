@@ -1,0 +1,288 @@
+"""``remediate watch``: the apply loop on a schedule and on Docker events, self-healing for a dev stack.
+
+A cycle measures the whole suite; below the target it heals with the planner exactly as ``apply``
+does (the same steps, verify, rollback and journal), starting from that measurement. Cycles run
+every ``interval_s`` and, sooner, when the engine reports that a container of the project exited,
+ran out of memory, was removed or turned unhealthy. A burst of such events (``compose stop`` of
+several services) makes one cycle after a short ``debounce_s``. Events that the cycle's own actions
+cause (a recreate stops and removes the old container) are dropped when the cycle ends.
+
+One planner lives as long as the watch, and so do its guards: a fix that keeps coming back trips
+the breaker within ``breaker_window_s`` instead of being applied again every cycle (Monit's "if 3
+restarts within 5 cycles then unmonitor").
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .actions import new_run_id
+from .backends.engine import ONEOFF, SERVICE, Engine
+from .errors import Unreachable
+from .planner import Planner
+from .secrets import MASKER
+
+# What the engine is asked to send; ``health_status`` matches every health change (filtered below).
+EVENTS = ("die", "oom", "destroy", "health_status")
+
+Emit = Callable[[dict[str, Any]], None]
+Notify = Callable[[str], None]
+
+
+def trigger_of(event: Mapping[str, Any]) -> str | None:
+    """What an engine event says in words, when it calls for a cycle; None when it does not.
+
+    A container turning healthy or starting needs no cycle, nor does a one-off ``compose run``.
+    """
+    action = str(event.get("Action") or event.get("status") or "")
+    attrs = (event.get("Actor") or {}).get("Attributes") or {}
+    if attrs.get(ONEOFF) == "True":
+        return None
+    who = attrs.get(SERVICE) or attrs.get("name") or "a container"
+    if action == "die":
+        return f"{who} exited ({attrs.get('exitCode', '?')})"
+    if action == "oom":
+        return f"{who} ran out of memory"
+    if action == "destroy":
+        return f"{who} was removed"
+    if action.startswith("health_status") and action.partition(":")[2].strip() == "unhealthy":
+        return f"{who} turned unhealthy"
+    return None
+
+
+class EventFeed:
+    """The project's engine events, read in a daemon thread into a queue the watch loop waits on.
+
+    When the engine goes away the reader says so once and connects again every 2 s; events missed
+    meanwhile are caught by the next scheduled cycle.
+    """
+
+    def __init__(self, engine: Engine, project: str, notify: Notify) -> None:
+        self.engine, self.project, self.notify = engine, project, notify
+        self.events: queue.Queue[Mapping[str, Any]] = queue.Queue()
+        self._closed = threading.Event()
+        self._stream: Any = None
+        self._thread = threading.Thread(target=self._read, name="remediate-events", daemon=True)
+
+    def start(self) -> None:
+        self._stream = self.engine.events(self.project, EVENTS)  # the first connect fails loudly
+        self._thread.start()
+
+    def _read(self) -> None:
+        down = False
+        while not self._closed.is_set():
+            try:
+                if self._stream is None:
+                    self._stream = self.engine.events(self.project, EVENTS)
+                    if down:
+                        self.notify("events: connected again")
+                    down = False
+                for event in self._stream:
+                    self.events.put(event)
+            except Exception as exc:  # the engine restarted or went away: the schedule still runs
+                if not down and not self._closed.is_set():
+                    self.notify(f"events: {str(exc).splitlines()[0][:160]}; connecting again every 2 s")
+                down = True
+            self._stream = None
+            self._closed.wait(2.0)
+
+    def get(self, timeout: float) -> Mapping[str, Any] | None:
+        try:
+            return self.events.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+
+    def drop_until(self, time_ns: int) -> None:
+        """Forget the events that happened up to ``time_ns`` (those the cycle's own actions caused)."""
+        later = []
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if int(event.get("timeNano") or int(event.get("time", 0)) * 10**9) > time_ns:
+                later.append(event)
+        for event in later:
+            self.events.put(event)
+
+    def close(self) -> None:
+        self._closed.set()
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+
+
+@dataclass
+class WatchOptions:
+    """How often, how eagerly and for how long to watch."""
+
+    until: float = 1.0
+    interval_s: float = 60.0
+    debounce_s: float = 2.0
+    events: bool = True
+    max_cycles: int | None = None
+    duration_s: float | None = None
+    max_steps: int = 20
+    cycle_timeout_s: float = 1800.0
+    breaker_window_s: float = 600.0
+
+
+class Watcher:
+    """Runs cycles until stopped (a signal, ``max_cycles`` or ``duration_s``); one record per cycle."""
+
+    def __init__(self, planner: Planner, options: WatchOptions, emit: Emit, notify: Notify | None = None) -> None:
+        self.planner, self.options, self.emit = planner, options, emit
+        self.notify = notify or (lambda _msg: None)
+        self.planner.guards.window_s = options.breaker_window_s
+        self._stop = threading.Event()
+        self.stop_reason = ""
+        self.records: list[dict[str, Any]] = []
+
+    def stop(self, reason: str) -> None:
+        """Stop after the cycle in progress (from a signal handler or another thread)."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> dict[str, Any]:
+        """Watch until stopped; return the summary (also emitted as the last record)."""
+        opts, target = self.options, self.planner.target
+        end = time.monotonic() + opts.duration_s if opts.duration_s else float("inf")
+        feed = None
+        if opts.events and target.compose is not None:
+            feed = EventFeed(self.planner.engine, target.compose.project, self.notify)
+            feed.start()
+        trigger: str | None = "start"
+        try:
+            while trigger is not None:
+                number = len(self.records) + 1
+                record = self.cycle(number, trigger)
+                self.records.append(record)
+                self.emit(record)
+                if feed is not None:
+                    feed.drop_until(time.time_ns())
+                if opts.max_cycles and number >= opts.max_cycles:
+                    self.stop(f"{number} cycle(s) (--max-cycles)")
+                    break
+                trigger = self._wait(feed, min(time.monotonic() + opts.interval_s, end), end)
+        finally:
+            if feed is not None:
+                feed.close()
+        summary = self.summary()
+        self.emit(summary)
+        return summary
+
+    def _wait(self, feed: EventFeed | None, next_at: float, end: float) -> str | None:
+        """The next cycle's trigger: relevant events (gathered for ``debounce_s``), the schedule, or
+        None when the watch is to stop."""
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= end:
+                self.stop(f"{self.options.duration_s:g} s (--duration)")
+                return None
+            if now >= next_at:
+                return "schedule"
+            timeout = min(0.5, next_at - now, end - now)
+            event = feed.get(timeout) if feed is not None else None
+            if feed is None:
+                self._stop.wait(timeout)
+            reason = trigger_of(event) if event is not None else None
+            if reason is None:
+                continue
+            reasons = [reason]
+            settle_end = time.monotonic() + self.options.debounce_s
+            while (left := settle_end - time.monotonic()) > 0 and not self._stop.is_set():
+                more = feed.get(min(left, 0.5)) if feed is not None else None
+                extra = trigger_of(more) if more is not None else None
+                if extra and extra not in reasons:
+                    reasons.append(extra)
+            return "; ".join(reasons)
+        return None
+
+    def cycle(self, number: int, trigger: str) -> dict[str, Any]:
+        """Measure; below the target, heal from that measurement. An unreachable engine after the first
+        cycle is recorded and waited out; on the first it ends the watch (exit 3)."""
+        planner, opts = self.planner, self.options
+        planner.run_id = new_run_id()
+        started = time.monotonic()
+        record: dict[str, Any] = {
+            "kind": "cycle",
+            "cycle": number,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "trigger": trigger,
+            "target": opts.until,
+        }
+        self.notify(f"cycle {number}: {trigger}")
+        try:
+            planner.wait_settled()
+            run = planner.test()
+            record.update(rate_before=round(run.rate, 4), total=run.total, passed_before=run.passed)
+            if run.rate >= opts.until:
+                record.update(rate_after=round(run.rate, 4), passed_after=run.passed, met=True, healed=False, steps=[])
+            else:
+                doc = planner.apply(
+                    until=opts.until, max_steps=opts.max_steps, timeout_s=opts.cycle_timeout_s, initial_run=run
+                )
+                record.update(
+                    rate_after=doc["final_rate"],
+                    passed_after=doc["checks"]["passed"],
+                    met=doc["met"],
+                    healed=bool(doc["steps"]),
+                    steps=doc["steps"],
+                    stop_reason=doc["stop_reason"],
+                    excluded=doc["excluded"],
+                    suite_findings=[f["key"] for f in doc["suite_findings"]],
+                    remaining_failures=[r["id"] for r in doc["remaining_failures"]],
+                )
+        except Unreachable as exc:
+            if number == 1:
+                raise
+            record.update(met=False, healed=False, steps=[], error=str(exc))
+        record["duration_s"] = round(time.monotonic() - started, 2)
+        return MASKER.mask_data(record)
+
+    def summary(self) -> dict[str, Any]:
+        cycles = [r for r in self.records if r.get("kind") == "cycle"]
+        last = cycles[-1] if cycles else {}
+        return MASKER.mask_data(
+            {
+                "kind": "summary",
+                "cycles": len(cycles),
+                "healing_cycles": sum(1 for r in cycles if r.get("healed")),
+                "steps": sum(len(r.get("steps", ())) for r in cycles),
+                "stop_reason": self.stop_reason or "stopped",
+                "met": bool(last.get("met")),
+                "rate": last.get("rate_after"),
+                "excluded": dict(self.planner.guards.excluded),
+            }
+        )
+
+
+@contextmanager
+def stop_on_signals(watcher: Watcher, notify: Notify) -> Iterator[None]:
+    """SIGTERM and a first Ctrl-C stop the watch after the cycle in progress; a second Ctrl-C
+    interrupts that cycle (files are written atomically, so an interrupted step leaves no half file)."""
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if watcher.stopping and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        watcher.stop(signal.Signals(signum).name)
+        notify("stopping after this cycle (Ctrl-C again to interrupt it)")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
