@@ -1,9 +1,12 @@
-"""Helpers shared by the tests: the real CLI as a subprocess, a real HTTP server, the engine gate."""
+"""Helpers shared by the tests: the real CLI as a subprocess, a real HTTP server, the engine gate,
+a real sandbox driven through its own CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SANDBOX = ROOT / "sandbox" / "sandbox.py"
 
 
 def remediate(
@@ -100,3 +104,75 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30, interval: float
             return True
         time.sleep(interval)
     return predicate()
+
+
+class SandboxDir:
+    """A sandbox work directory of its own (own compose project and port offset), driven through the
+    real sandbox CLI, as a user would."""
+
+    def __init__(self, workdir: Path, project: str, offset: int) -> None:
+        self.workdir, self.project, self.offset = workdir, project, offset
+        self.inventory = workdir / "inventory.yml"
+
+    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, str(SANDBOX), *args, "--workdir", str(self.workdir)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert proc.returncode == 0, f"sandbox.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+        return proc
+
+    def up(self) -> subprocess.CompletedProcess[str]:
+        return self.cli("up", "--project", self.project, "--port-offset", str(self.offset))
+
+    def break_(self, scenario: str) -> subprocess.CompletedProcess[str]:
+        return self.cli("break", scenario)
+
+    def down(self) -> None:
+        subprocess.run(
+            [sys.executable, str(SANDBOX), "down", "--workdir", str(self.workdir)],
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+
+    def remediate(self, *args: str, inventory: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return remediate(*args, "--inventory", str(inventory or self.inventory), timeout=900)
+
+    def files(self) -> dict[str, str]:
+        """Every file of the work directory (remediator's own state dir aside), by content hash."""
+        out = {}
+        for p in sorted(self.workdir.rglob("*")):
+            if p.is_file() and ".remediate" not in p.parts:
+                out[str(p.relative_to(self.workdir))] = hashlib.sha256(p.read_bytes()).hexdigest()
+        return out
+
+    def containers(self) -> dict[str, tuple[str, str, str]]:
+        """The project's containers by name: id, status, start time."""
+        client = require_engine()
+        found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={self.project}"})
+        return {c.name: (c.id, c.status, c.attrs["State"].get("StartedAt", "")) for c in found}
+
+    def secret_values(self) -> list[str]:
+        """The secrets a run may see: the secret files and every key-, token- or password-like .env value."""
+        values = [(self.workdir / "secrets" / n).read_text().strip() for n in ("api_key", "airtable_token")]
+        for line in (self.workdir / ".env").read_text().splitlines():
+            key, _, value = line.partition("=")
+            if any(w in key for w in ("KEY", "TOKEN", "SECRET", "PASSWORD")) and len(value) >= 8:
+                values.append(value.strip().strip("'\""))
+        return values
+
+
+@contextmanager
+def sandbox_dir(tmp_path_factory: pytest.TempPathFactory, name: str, offset: int) -> Iterator[SandboxDir]:
+    """A sandbox that is up for the duration, on a real engine, torn down after (also on failure)."""
+    require_engine()
+    box = SandboxDir(tmp_path_factory.mktemp(name) / "stack", f"remediate-{name}-{secrets.token_hex(3)}", offset)
+    box.up()
+    try:
+        yield box
+    finally:
+        box.down()

@@ -9,91 +9,31 @@ single fault is healed by exactly its entry; a fix that does not help is rolled 
 
 from __future__ import annotations
 
-import hashlib
 import secrets as rnd
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .support import ROOT, json_out, remediate, require_engine
+from .support import ROOT, SandboxDir, json_out, sandbox_dir
 
 pytestmark = [pytest.mark.engine, pytest.mark.sandbox]
 
-SANDBOX = ROOT / "sandbox" / "sandbox.py"
 OFFSET = 21000
 
 
-class Sandbox:
-    """A sandbox work directory driven through the real sandbox CLI."""
-
-    def __init__(self, workdir: Path, project: str) -> None:
-        self.workdir, self.project = workdir, project
-        self.inventory = workdir / "inventory.yml"
-
-    def cli(self, *args: str, timeout: float = 600) -> str:
-        proc = subprocess.run(
-            [sys.executable, str(SANDBOX), *args, "--workdir", str(self.workdir)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        assert proc.returncode == 0, f"sandbox {args}: {proc.stdout}\n{proc.stderr}"
-        return proc.stdout
-
-    def up(self) -> None:
-        self.cli("up", "--project", self.project, "--port-offset", str(OFFSET))
-
-    def remediate(self, *args: str, inventory: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return remediate(*args, "--inventory", str(inventory or self.inventory), timeout=900)
-
-    def files(self) -> dict[str, str]:
-        """Every file of the work directory (remediator's own state dir aside), by content hash."""
-        out = {}
-        for p in sorted(self.workdir.rglob("*")):
-            if p.is_file() and ".remediate" not in p.parts:
-                out[str(p.relative_to(self.workdir))] = hashlib.sha256(p.read_bytes()).hexdigest()
-        return out
-
-    def containers(self) -> dict[str, tuple[str, str, str]]:
-        client = require_engine()
-        found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={self.project}"})
-        return {c.name: (c.id, c.status, c.attrs["State"].get("StartedAt", "")) for c in found}
-
-    def secret_values(self) -> list[str]:
-        values = [(self.workdir / "secrets" / n).read_text().strip() for n in ("api_key", "airtable_token")]
-        for line in (self.workdir / ".env").read_text().splitlines():
-            key, _, value = line.partition("=")
-            if any(w in key for w in ("KEY", "TOKEN", "SECRET", "PASSWORD")) and len(value) >= 8:
-                values.append(value.strip().strip("'\""))
-        return values
-
-
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    require_engine()
-    box = Sandbox(tmp_path_factory.mktemp("e2e") / "stack", f"remediate-e2e-{rnd.token_hex(3)}")
-    box.up()
-    try:
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxDir]:
+    with sandbox_dir(tmp_path_factory, "e2e", OFFSET) as box:
         yield box
-    finally:
-        subprocess.run(
-            [sys.executable, str(SANDBOX), "down", "--workdir", str(box.workdir)],
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
 
 
 def fired(doc: dict[str, Any]) -> set[str]:
     return {s["finding"]["id"] for s in doc["steps"]}
 
 
-def assert_no_secret(box: Sandbox, *texts: str) -> None:
+def assert_no_secret(box: SandboxDir, *texts: str) -> None:
     journal = box.workdir / ".remediate" / "journal.jsonl"
     extra = [journal.read_text()] if journal.exists() else []
     for value in box.secret_values():
@@ -101,7 +41,7 @@ def assert_no_secret(box: Sandbox, *texts: str) -> None:
             assert value not in text, "a secret value leaked into output"
 
 
-def test_report_plan_changes_nothing_and_apply_meets_target(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_report_plan_changes_nothing_and_apply_meets_target(sandbox: SandboxDir, tmp_path: Path) -> None:
     sandbox.up()
     sandbox.cli("break", "report")
     files, containers = sandbox.files(), sandbox.containers()
@@ -147,7 +87,7 @@ def test_report_plan_changes_nothing_and_apply_meets_target(sandbox: Sandbox, tm
     assert_no_secret(sandbox, plan.stdout, plan.stderr, first.stdout, first.stderr, full.stdout, report.read_text())
 
 
-def test_history_fixes_environment_then_suite_only_when_asked(sandbox: Sandbox) -> None:
+def test_history_fixes_environment_then_suite_only_when_asked(sandbox: SandboxDir) -> None:
     sandbox.up()
     sandbox.cli("break", "history")
     suite_file = sandbox.workdir / "checks" / "pyairtable.yml"
@@ -196,7 +136,7 @@ SINGLE = {
 
 
 @pytest.mark.parametrize("scenario", sorted(SINGLE))
-def test_each_single_fault_is_healed_by_exactly_its_entry(sandbox: Sandbox, scenario: str) -> None:
+def test_each_single_fault_is_healed_by_exactly_its_entry(sandbox: SandboxDir, scenario: str) -> None:
     sandbox.up()
     sandbox.cli("break", scenario)
     proc = sandbox.remediate("apply", "--json")
@@ -207,7 +147,7 @@ def test_each_single_fault_is_healed_by_exactly_its_entry(sandbox: Sandbox, scen
     assert all(s["status"] == "changed" for s in doc["steps"])
 
 
-def test_suite_ports_alone_is_a_suite_finding(sandbox: Sandbox) -> None:
+def test_suite_ports_alone_is_a_suite_finding(sandbox: SandboxDir) -> None:
     sandbox.up()
     sandbox.cli("break", "suite-ports")
     files = sandbox.files()
@@ -218,7 +158,7 @@ def test_suite_ports_alone_is_a_suite_finding(sandbox: Sandbox) -> None:
     assert sandbox.files() == files
 
 
-def test_wrong_secret_is_refused_and_env_stays_byte_identical(sandbox: Sandbox) -> None:
+def test_wrong_secret_is_refused_and_env_stays_byte_identical(sandbox: SandboxDir) -> None:
     """The secret source holds another wrong token: validated before writing, nothing is written."""
     sandbox.up()
     sandbox.cli("break", "bad-airtable-token")
@@ -238,7 +178,7 @@ def test_wrong_secret_is_refused_and_env_stays_byte_identical(sandbox: Sandbox) 
     assert wrong.read_text().strip() not in proc.stdout + proc.stderr
 
 
-def test_a_fix_that_does_not_help_is_rolled_back(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_fix_that_does_not_help_is_rolled_back(sandbox: SandboxDir, tmp_path: Path) -> None:
     """Without validation the wrong token is written, the finding stays, the step is rolled back."""
     sandbox.up()
     sandbox.cli("break", "bad-airtable-token")

@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .support import ROOT, json_out, remediate, require_engine
+from .support import ROOT, SANDBOX, SandboxDir, json_out, remediate, require_engine
 
-SANDBOX = ROOT / "sandbox" / "sandbox.py"
 CHECKS = ROOT / "checks" / "pyairtable.yml"
 OFFSET = 20000
 PORTS = {"gateway": 8000, "mcp": 8001, "airtable_gateway": 8002, "llm": 8003, "automation": 8006,
@@ -88,32 +87,22 @@ def burst(url: str, n: int = 10) -> list[int]:
     return out
 
 
-@dataclass
-class Sandbox:
-    workdir: Path
-    project: str
-    timings: dict
+class Sandbox(SandboxDir):
+    """The shared sandbox helper, with the stack's endpoints and how long each up and break took."""
 
-    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, str(SANDBOX), *args, "--workdir", str(self.workdir)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        assert proc.returncode == 0, f"sandbox.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-        return proc
+    def __init__(self, workdir: Path, project: str) -> None:
+        super().__init__(workdir, project, OFFSET)
+        self.timings: dict = {}
 
     def up(self) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
-        proc = self.cli("up")
+        proc = super().up()
         self.timings.setdefault("up", []).append(round(time.monotonic() - started, 1))
         return proc
 
     def break_(self, scenario: str) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
-        proc = self.cli("break", scenario)
+        proc = super().break_(scenario)
         self.timings[f"break {scenario}"] = round(time.monotonic() - started, 1)
         return proc
 
@@ -233,19 +222,15 @@ def test_suite_ports_copy_moves_only_files_and_saga(tmp_path):
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     require_engine()
-    project = f"remediate-t-{secrets.token_hex(3)}"
-    workdir = tmp_path_factory.mktemp("sandbox") / "run"
-    box = Sandbox(workdir, project, {})
+    box = Sandbox(tmp_path_factory.mktemp("sandbox") / "run", f"remediate-t-{secrets.token_hex(3)}")
     started = time.monotonic()
-    subprocess.run(
-        [sys.executable, str(SANDBOX), "up", "--workdir", str(workdir), "--project", project,
-         "--port-offset", str(OFFSET)],
-        check=True, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    SandboxDir.up(box)
     box.timings["first up"] = round(time.monotonic() - started, 1)
-    yield box
-    subprocess.run([sys.executable, str(SANDBOX), "down", "--workdir", str(workdir)], capture_output=True)
-    print(f"\nsandbox timings (s): {box.timings}")
+    try:
+        yield box
+    finally:
+        box.down()
+        print(f"\nsandbox timings (s): {box.timings}")
 
 
 @pytest.mark.engine
