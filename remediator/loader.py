@@ -10,14 +10,11 @@ explains an invalid document key by key. The schemas are draft-07, which both im
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import yamlio
+from . import validation, yamlio
 from .errors import LoadError, Location, UserError
 from .model import (
     Check,
@@ -33,38 +30,6 @@ from .model import (
 )
 
 KINDS = ("inventory", "checks", "playbooks")
-
-
-@cache
-def _schema(kind: str) -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath(f"schemas/{kind}.schema.json").read_text())
-
-
-@cache
-def _validator(kind: str) -> Any:
-    import jsonschema
-
-    schema = _schema(kind)
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
-
-
-@cache
-def _fast_validator(kind: str) -> Any:
-    import fastjsonschema
-
-    return fastjsonschema.compile(_schema(kind))
-
-
-def _valid(kind: str, data: Any) -> bool:
-    import fastjsonschema
-
-    try:
-        _fast_validator(kind)(data)
-    except fastjsonschema.JsonSchemaException:
-        return False
-    return True
 
 
 def _dotted(path: Iterable[Any]) -> str:
@@ -107,11 +72,11 @@ def _leaf_errors(errors: Iterable[Any]) -> Iterator[Any]:
 
 def schema_errors(kind: str, data: Any, path: str) -> list[LoadError]:
     """All schema violations of one document, in file order, each located."""
-    if _valid(kind, data):
+    if validation.is_valid(kind, data):
         return []
     found: list[tuple[tuple[int, int], LoadError]] = []
     seen: set[tuple[int, int, str]] = set()
-    for error in _leaf_errors(_validator(kind).iter_errors(data)):
+    for error in _leaf_errors(validation.explainer(kind).iter_errors(data)):
         where, message = _describe(error)
         line, column, _ = yamlio.position(data, where)
         key = (line, column, message)

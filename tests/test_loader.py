@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,52 @@ def test_pyairtable_suite_has_35_checks_in_8_categories() -> None:
         cats[c.category] = cats.get(c.category, 0) + 1
     assert len(cats) == 8
     assert sorted(cats.values()) == [3, 3, 3, 3, 3, 4, 6, 10]
+
+
+# --- the two validators agree, and the fast one's cache is only a cache ---------------------------
+
+BAD_ACTIONS = [
+    {"env_set": {"file": ".env", "key": "A"}},
+    {"env_set": {"file": ".env", "key": "A", "value": "b", "value_from": {"secret": "s"}}},
+    {"nope": {}},
+    {"compose_up": {"services": "api"}},
+    {"compose_up": {}, "compose_restart": {}},
+    {"wait_healthy": {"timeout": "soon"}},
+    {"exec": {"service": "api"}},
+    {"env_set": {"file": ".env", "key": "A", "value": "b", "extra": 1}},
+]
+
+
+def _playbook_actions() -> list[dict]:
+    import yaml
+
+    out = []
+    for path in sorted((ROOT / "playbooks").glob("*.yml")):
+        for entry in yaml.safe_load(path.read_text())["entries"]:
+            out.extend({k: ({} if v is None else v) for k, v in a.items()} for a in entry.get("actions", []))
+    return out
+
+
+def test_fast_and_explaining_validators_agree_on_every_action() -> None:
+    from remediator import validation
+
+    good = _playbook_actions()
+    assert len(good) >= 20
+    for spec in good + BAD_ACTIONS:
+        explained = list(validation.explainer("action").iter_errors(spec))
+        assert validation.is_valid("action", spec) == (not explained), spec
+    assert not any(validation.is_valid("action", s) for s in BAD_ACTIONS)
+
+
+def test_the_compiled_schema_cache_is_written_once_and_survives_corruption(tmp_path: Path) -> None:
+    code = "from remediator import validation; print(validation.is_valid('checks', {'checks': []}))"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    (cached,) = (tmp_path / "remediator").glob("checks-*.marshal")
+    stamp = cached.stat().st_mtime_ns
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert first.stdout == again.stdout and cached.stat().st_mtime_ns == stamp  # read, not rewritten
+    cached.write_bytes(b"not marshal")
+    healed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert healed.stdout == first.stdout and cached.read_bytes() != b"not marshal"
+    assert [p.name for p in (tmp_path / "remediator").iterdir() if p.suffix == ".tmp"] == []

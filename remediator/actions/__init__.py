@@ -7,12 +7,10 @@ with an ``ActionContext``. Specs are validated against ``schemas/action.schema.j
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
 from typing import Any
 
+from .. import validation
 from ..errors import UserError
 from .base import Action, ActionContext, ActionResult, Inspection, new_run_id
 from .commands import Exec, Http, Run
@@ -42,23 +40,16 @@ ACTIONS: dict[str, type[Action]] = {
 __all__ = ["ACTIONS", "Action", "ActionContext", "ActionResult", "Inspection", "build_action", "new_run_id"]
 
 
-@cache
-def _validator() -> Any:
-    import jsonschema
-
-    schema = json.loads(resources.files("remediator").joinpath("schemas/action.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema)
-
-
 def build_action(spec: Mapping[str, Any], where: str = "action") -> Action:
     """The action a spec names, its arguments checked; ``where`` prefixes errors (e.g. file:line:col)."""
     if not isinstance(spec, Mapping):
         raise UserError(f"{where}: expected a mapping such as {{compose_up: {{services: [api]}}}}")
     # ``compose_up:`` with nothing after it means "no arguments"
     spec = {name: {} if args is None else args for name, args in dict(spec).items()}
-    errors = sorted(_validator().iter_errors(spec), key=lambda e: -len(e.absolute_path))
-    if errors:
-        raise UserError(f"{where}: {_message(errors[0])}")
+    if not validation.is_valid("action", spec):
+        errors = sorted(validation.explainer("action").iter_errors(spec), key=lambda e: -len(e.absolute_path))
+        if errors:
+            raise UserError(f"{where}: {_message(errors[0])}")
     ((name, args),) = spec.items()
     return ACTIONS[name](args)
 
