@@ -384,8 +384,8 @@ class TestSandbox:
                 call()
             assert time.monotonic() - started >= 4.9
         assert http("GET", sandbox.url("platform") + "/health").status == 200
-        sandbox.up()
-        assert sandbox.login(user, timeout=20).status == 200
+        sandbox.up()  # the login above may have re-hashed the password at the costly rounds: 10 s to verify
+        assert sandbox.login(user, timeout=40).status == 200
 
     def test_shipper_config(self, sandbox):
         sandbox.break_("shipper-config")
