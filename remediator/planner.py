@@ -147,6 +147,7 @@ class Planner:
         self.captures: dict[str, Any] = {}
         self.run: Run | None = None
         self.runs = 0
+        self.run_is_whole = False  # the latest run measured every check (not a partial re-test merged in)
         self.guards = Guards()
         self._diagnosed: tuple[Run | None, Facts, list[Finding]] | None = None
         self._engine: Engine | None = None
@@ -179,7 +180,7 @@ class Planner:
                 await ctx.close()
 
         run, state = asyncio.run(main())
-        self.captures, self.run = state.captures, run
+        self.captures, self.run, self.run_is_whole = state.captures, run, only is None
         self.runs += 1
         return run
 
@@ -422,8 +423,9 @@ class Planner:
         scope = {**facts.context, **bound}
         return {templating.render_str(s, scope) for s in out}
 
-    def _settle(self, only: set[str], done: Callable[[Run], bool], deadline: float) -> tuple[Run, bool]:
-        """Re-test ``only`` until ``done`` says the step has taken effect, or the settle time runs out.
+    def _settle(self, only: set[str] | None, done: Callable[[Run], bool], deadline: float) -> tuple[Run, bool]:
+        """Re-test ``only`` (None: every check) until ``done`` says the step has taken effect, or the
+        settle time runs out.
 
         Containers take a moment to start and to pass their first health check; polling the affected
         checks (cheap: a partial run) beats a fixed sleep, and a step that never takes effect costs
@@ -505,7 +507,10 @@ class Planner:
             elif finding.entry.suite:
                 run = self._fix_suite(finding, step, facts, deadline)
             else:
-                run = self._take(finding, step, facts, deadline, len(steps) + 1)
+                # A step predicted to reach the target re-tests everything: if it does, that run is the
+                # whole final measurement, and the partial re-test it replaces is saved.
+                whole = predicted >= (1.0 if until is None else until)
+                run = self._take(finding, step, facts, deadline, len(steps) + 1, whole)
             step.duration_s = time.monotonic() - started
             step.rate_after = run.rate
             steps.append(step)
@@ -517,9 +522,9 @@ class Planner:
                 excluded[key] = f"did not help in {attempt} attempt(s): {step.reason}"
             elif step.status in ("changed", "ok"):
                 guards.succeeded.add(key)
-        # The reported rate is measured whole, not pieced together from partial re-tests; with no step
-        # taken, the first full run is that measurement.
-        final = self.test() if steps else run
+        # The reported rate is measured whole, not pieced together from partial re-tests: the latest run
+        # when it was whole and nothing acted since (no step, or a kept step that re-tested everything).
+        final = run if run is self.run and self.run_is_whole else self.test()
         if until is not None and final.rate < until and run.rate >= until:
             stop_reason += f"; the full re-run measured {final.rate:.1%}"
         _, left = self.diagnosis()
@@ -558,8 +563,10 @@ class Planner:
             return True
         return not any(f.key == finding.key for f in self.diagnosis()[1])
 
-    def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float, number: int) -> Run:
-        """Act, re-test what the step can have affected, keep it or roll it back."""
+    def _take(
+        self, finding: Finding, step: Step, facts: Facts, deadline: float, number: int, whole: bool = False
+    ) -> Run:
+        """Act, re-test what the step can have affected (everything when ``whole``), keep it or roll it back."""
         assert self.run is not None
         before = self.run
         ctx = self._context(finding)
@@ -578,12 +585,14 @@ class Planner:
                 break
         if failed and not any(a.reversible and a in done for a in actions[: len(done) - 1]):
             step.status = "failed"  # nothing was changed before the failing action: nothing to undo
+            self.run_is_whole = False  # but the failing action itself may have changed something
             return before
         services = self._services(actions, facts, finding.vars)
         only = self._affected(set(finding.entry.verify or ()) | set(finding.explains), services, facts)
         run = before
         if not failed:
-            run, step.verified = self._settle(only, lambda r: self._verified(finding, r), deadline)
+            retest = None if whole else only
+            run, step.verified = self._settle(retest, lambda r: self._verified(finding, r), deadline)
         worse = run.rate < before.rate
         if failed or not step.verified or worse:
             if not step.reason:
