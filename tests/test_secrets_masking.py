@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import structlog
 
+from remediator import log
 from remediator.actions import ACTIONS, ActionContext, build_action
 from remediator.model import ComposeProject, SecretSource, Target
 
@@ -23,6 +26,8 @@ def _ctx(project: ComposeProject) -> ActionContext:
 
 def test_no_action_lets_a_secret_out(engine, compose_project, monkeypatch, capsys):
     monkeypatch.setenv("REMEDIATE_TEST_SECRET", SECRET)
+    log.configure(2)  # -vv: every event the actions log is rendered, so every one is looked at
+    log.get("test").debug("logging on")
     (compose_project.directory / "extra.yml").write_text("# other config\nauth:\n  token: none\n")
     ctx = _ctx(compose_project)
 
@@ -95,6 +100,7 @@ def test_no_action_lets_a_secret_out(engine, compose_project, monkeypatch, capsy
                     said.append(action.rollback(ctx).to_dict())
                     said.append(action.apply(ctx).to_dict())
 
+    assert len(logs) >= len(specs)  # the actions did log, and what they logged is checked below
     # the secret really travelled: the commands and the server echoed it, masked
     outputs = [r for r in said if isinstance(r, dict) and r.get("action") in ("exec", "run", "http")]
     assert any("***" in json.dumps(r) for r in outputs)
@@ -103,5 +109,20 @@ def test_no_action_lets_a_secret_out(engine, compose_project, monkeypatch, capsy
     build_action({"env_set": {"file": "app.env", "key": "TOKEN", "value": "{{ secrets.api }}x"}}).apply(ctx)
     assert f"TOKEN='{SECRET}x'" in (compose_project.directory / "app.env").read_text()
     out, err = capsys.readouterr()
+    assert "action=env_set" in err  # that line was rendered (and is checked for the secret below)
     for where, text in {"results": json.dumps(said), "logs": repr(logs), "stdout": out, "stderr": err}.items():
         assert SECRET not in text, f"the secret leaked into {where}"
+    log.configure(0)
+
+
+def test_logging_costs_nothing_below_its_level_and_shows_warnings_masked() -> None:
+    code = (
+        "import sys; from remediator import log, secrets; secrets.register(['hunter2-hunter2'])\n"
+        "log.configure(0); log.get('x').bind(run='r').info('quiet', token='hunter2-hunter2')\n"
+        "print('structlog' in sys.modules)\n"
+        "log.get('x').warning('loud', token='hunter2-hunter2')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout == "False\n"  # nothing shown, nothing imported
+    assert "loud" in proc.stderr and "quiet" not in proc.stderr
+    assert "hunter2-hunter2" not in proc.stderr and "***" in proc.stderr

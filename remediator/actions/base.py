@@ -203,6 +203,6 @@ class Action:
 
 
 def _log(ctx: ActionContext) -> Any:
-    import structlog
+    from .. import log
 
-    return structlog.get_logger("remediator.actions").bind(target=ctx.target.name, run=ctx.run_id)
+    return log.get("remediator.actions").bind(target=ctx.target.name, run=ctx.run_id)
