@@ -173,3 +173,31 @@ def test_the_edit_lock_makes_a_second_editor_wait(env_file: Path):
             pass
     finally:
         holder.wait(timeout=30)
+
+
+def test_an_edit_tidies_only_its_own_debris_and_old_backups(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("A=1\n")
+    (tmp_path / ".env.local").write_text("B=1\n")
+    backups = tmp_path / ".remediate" / "backups"
+    backups.mkdir(parents=True)
+    for i in range(60):  # 60 older runs' backups of .env, oldest first
+        old = backups / f".env.20260101T0000{i:02d}-1-abcdef"
+        old.write_text(f"A={i}\n")
+        os.utime(old, ns=(1_700_000_000_000_000_000 + i, 1_700_000_000_000_000_000 + i))
+    others = [backups / ".env.local.20260101T000000-1-abcdef", backups / ".env.notes"]
+    for p in others:
+        p.write_text("keep\n")
+    debris = tmp_path / "..env.k3j9x_2q.remediate-tmp"  # atomic_write's temp name; its writer was killed
+    debris.write_text("A=half")
+    live = tmp_path / "..env.local.k3j9x_2q.remediate-tmp"  # .env.local's, not .env's: not ours to remove
+    live.write_text("B=")
+
+    files.edit(env, lambda b: b.replace(b"A=1", b"A=2"), "20261125T000000-2-123456-step1")
+
+    kept = sorted(p.name for p in backups.glob(".env.2026*"))
+    assert len(kept) == files.KEEP_BACKUPS
+    assert ".env.20261125T000000-2-123456-step1" in kept  # this run's own backup, the newest
+    assert ".env.20260101T000000-1-abcdef" not in kept and ".env.20260101T000059-1-abcdef" in kept
+    assert all(p.exists() for p in [*others, live]) and not debris.exists()
+    assert env.read_text() == "A=2\n"

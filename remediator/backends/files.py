@@ -17,7 +17,9 @@ Every edit that remediator makes to a file goes through ``edit``:
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import signal
 import tempfile
 from collections.abc import Callable, Iterator
@@ -27,6 +29,9 @@ from ..errors import UserError
 
 STATE_DIR = ".remediate"
 LOCK_TIMEOUT_S = 30.0
+KEEP_BACKUPS = 50  # per file: weeks of ``watch`` must not fill the disk; 50 runs back is plenty to restore from
+TMP_SUFFIX = ".remediate-tmp"
+_RUN_ID = re.compile(r"\d{8}T\d{6}-\d+-[0-9a-f]{6}(-step\d+)?")  # actions.base.new_run_id, per step
 # Test hook: the crash tests set it to "mid-write" or "before-rename" in a child process, which then
 # SIGKILLs itself at that point, so the atomicity claim is tested by a real kill, not by a mock.
 CRASH_HOOK_ENV = "REMEDIATOR_TEST_CRASH_AT"
@@ -52,7 +57,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         st: os.stat_result | None = path.stat()
     except FileNotFoundError:
         st = None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".remediate-tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -152,4 +157,27 @@ def edit(path: Path, change: Callable[[bytes], bytes], run_id: str) -> tuple[byt
         if after != before:
             backup(path, run_id)
             atomic_write(path, after)
+            tidy(path)
     return before, after
+
+
+def tidy(path: Path, keep: int = KEEP_BACKUPS) -> list[Path]:
+    """Under the file's lock: remove what a killed writer left beside it and all but its newest
+    ``keep`` backups; returns what was removed.
+
+    A temp file of ``atomic_write`` outlives its process only when that process was killed between
+    creating and renaming it; under the lock no live writer of this file has one open. Backups are
+    named ``<file>.<run id>``; the oldest by modification time go first.
+    """
+    path = Path(path)
+    # mkstemp's names: prefix + 8 random characters + suffix (so ``.env.local``'s never match ``.env``'s)
+    own_tmp = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}" + re.escape(TMP_SUFFIX))
+    debris = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*{TMP_SUFFIX}") if own_tmp.fullmatch(p.name)]
+    stored = (path.parent / STATE_DIR / "backups").glob(f"{glob.escape(path.name)}.*")
+    mine = [p for p in stored if _RUN_ID.fullmatch(p.name[len(path.name) + 1 :])]
+    backups = sorted(mine, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    removed = debris + backups[: max(0, len(backups) - keep)]
+    for p in removed:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return removed
