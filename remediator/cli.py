@@ -37,6 +37,8 @@ ChecksOpt = Annotated[
     list[Path] | None, typer.Option("--checks", "-c", help="Check files or directories (default: the target's).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Allow steps whose entry says confirm: true.")]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output on stderr (-vv).")]
 
 
@@ -103,7 +105,7 @@ def check(
     until: Annotated[
         float | None, typer.Option("--until", min=0.0, max=1.0, help="Exit 0 when the rate reaches this (0..1).")
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")] = 64,
+    concurrency: ConcurrencyOpt = 64,
     verbose: VerboseOpt = 0,
 ) -> int:
     """Run the verification suite and print the success rate by category.
@@ -190,7 +192,7 @@ def plan(
     checks: ChecksOpt = None,
     playbooks: PlaybooksOpt = None,
     as_json: JsonOpt = False,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")] = 64,
+    concurrency: ConcurrencyOpt = 64,
     verbose: VerboseOpt = 0,
 ) -> int:
     """Show what would be fixed, in what order, on which evidence, with the predicted rate after each step.
@@ -228,12 +230,12 @@ def apply(
             "--fix-suite", help="Also apply the patches of findings against the suite itself (never by default)."
         ),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow steps whose entry says confirm: true.")] = False,
+    yes: YesOpt = False,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="At most this many steps.")] = 20,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Stop after this many seconds.")] = 1800,
     as_json: JsonOpt = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write an HTML page with the trajectory.")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")] = 64,
+    concurrency: ConcurrencyOpt = 64,
     verbose: VerboseOpt = 0,
 ) -> int:
     """Fix one step at a time, re-testing after each, until the rate reaches --until.
@@ -292,13 +294,13 @@ def watch(
         float,
         typer.Option("--breaker-window", min=1, help="Seconds in which a finding's attempts count towards its guard."),
     ] = 600.0,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow steps whose entry says confirm: true.")] = False,
+    yes: YesOpt = False,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="At most this many steps per cycle.")] = 20,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="A cycle stops healing after this.")] = 1800,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON line per cycle, and one for the summary, on stdout.")
     ] = False,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Probes in flight at once.")] = 64,
+    concurrency: ConcurrencyOpt = 64,
     verbose: VerboseOpt = 0,
 ) -> int:
     """Keep the target healthy: check on a schedule and on Docker events, heal when the rate falls.

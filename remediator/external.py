@@ -53,6 +53,21 @@ def _first(entry: dict[str, Any], *keys: str, default: Any = "") -> Any:
     return next((entry[k] for k in keys if k in entry and entry[k] is not None), default)
 
 
+def _result(
+    source_id: str, category: str, name: str, status: str, reason: str, evidence: dict[str, Any], duration_ms: float
+) -> CheckResult:
+    """One external test as a check result: a stable id from source, category and name; masked text."""
+    return CheckResult(
+        id=f"{source_id}.{_slug(category)}.{_slug(name)}",
+        category=category,
+        name=name,
+        status=status,
+        reason=MASKER.mask(reason),
+        evidence=MASKER.mask_data(evidence),
+        duration_ms=duration_ms,
+    )
+
+
 def read_report_json(path: Path, source_id: str = "suite", category: str | None = None) -> ExternalRun:
     """Read the integration suite's results JSON, merging each FAIL+SKIP pair of one test."""
     try:
@@ -84,16 +99,10 @@ def read_report_json(path: Path, source_id: str = "suite", category: str | None 
                 continue
         message = str(_first(entry, "message", "details", "error", "reason"))
         index[key] = len(results)
+        evidence = {k: v for k, v in entry.items() if k not in ("status", "result")}
+        duration_ms = float(_first(entry, "duration_ms", default=0) or 0)
         results.append(
-            CheckResult(
-                id=f"{source_id}.{_slug(cat)}.{_slug(name)}",
-                category=cat,
-                name=name,
-                status=status,
-                reason="" if status == PASSED else MASKER.mask(message),
-                evidence=MASKER.mask_data({k: v for k, v in entry.items() if k not in ("status", "result")}),
-                duration_ms=float(_first(entry, "duration_ms", default=0) or 0),
-            )
+            _result(source_id, cat, name, status, "" if status == PASSED else message, evidence, duration_ms)
         )
     notes = []
     if merged:
@@ -124,17 +133,8 @@ def read_junit(path: Path, source_id: str = "suite", category: str | None = None
             if el is not None:
                 status, reason = st, (el.get("message") or (el.text or "").strip())[:300]
                 break
-        results.append(
-            CheckResult(
-                id=f"{source_id}.{_slug(cat)}.{_slug(name)}",
-                category=cat,
-                name=name,
-                status=status,
-                reason=MASKER.mask(reason),
-                evidence={"junit": str(path)},
-                duration_ms=float(case.get("time", 0) or 0) * 1000,
-            )
-        )
+        duration_ms = float(case.get("time", 0) or 0) * 1000
+        results.append(_result(source_id, cat, name, status, reason, {"junit": str(path)}, duration_ms))
     return ExternalRun(results=results)
 
 

@@ -177,6 +177,20 @@ def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
 # -- checks -------------------------------------------------------------------------------------
 
 
+def _items(
+    raw: Any, key: str, path: Path, what: str, first_seen: dict[str, Location]
+) -> Iterator[tuple[int, Any, Location]]:
+    """Each item of the list under ``key`` with its index and place; an id already seen (in this file or
+    an earlier one) is an error that names both places."""
+    for i, item in enumerate(raw.get(key, [])):
+        line, col, _ = yamlio.position(raw, [key, i])
+        where = Location(str(path), line, col)
+        if item["id"] in first_seen:
+            raise LoadError(where, f"duplicate {what} id {item['id']!r} (first at {first_seen[item['id']]})")
+        first_seen[item["id"]] = where
+        yield i, item, where
+
+
 def load_suite(paths: Iterable[Path]) -> Suite:
     """Read check files (or directories of them) into one suite with unique ids and acyclic requires."""
     files = yaml_files(paths)
@@ -185,12 +199,7 @@ def load_suite(paths: Iterable[Path]) -> Suite:
     first_seen: dict[str, Location] = {}
     for path in files:
         raw = _load("checks", path)
-        for i, c in enumerate(raw.get("checks", [])):
-            line, col, _ = yamlio.position(raw, ["checks", i])
-            where = Location(str(path), line, col)
-            if c["id"] in first_seen:
-                raise LoadError(where, f"duplicate check id {c['id']!r} (first at {first_seen[c['id']]})")
-            first_seen[c["id"]] = where
+        for _, c, where in _items(raw, "checks", path, "check", first_seen):
             checks.append(
                 Check(
                     id=c["id"],
@@ -264,12 +273,7 @@ def load_playbooks(paths: Iterable[Path]) -> list[Entry]:
     first_seen: dict[str, Location] = {}
     for path in yaml_files(p for p in paths if p.exists()):
         raw = _load("playbooks", path)
-        for i, e in enumerate(raw.get("entries", [])):
-            line, col, _ = yamlio.position(raw, ["entries", i])
-            where = Location(str(path), line, col)
-            if e["id"] in first_seen:
-                raise LoadError(where, f"duplicate entry id {e['id']!r} (first at {first_seen[e['id']]})")
-            first_seen[e["id"]] = where
+        for i, e, where in _items(raw, "entries", path, "entry", first_seen):
             for j, spec in enumerate(e.get("actions", [])):
                 aline, acol, _ = yamlio.position(raw, ["entries", i, "actions", j])
                 build_action(yamlio.plain(spec), where=f"{path}:{aline}:{acol}: entries[{i}].actions[{j}]")

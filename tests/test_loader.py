@@ -168,3 +168,15 @@ def test_the_compiled_schema_cache_is_written_once_and_survives_corruption(tmp_p
     healed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert healed.stdout == first.stdout and cached.read_bytes() != b"not marshal"
     assert [p.name for p in (tmp_path / "remediator").iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_an_id_seen_in_an_earlier_file_names_both_places(tmp_path: Path) -> None:
+    from remediator.loader import load_playbooks
+
+    first, second = write(tmp_path, GOOD, "a.yml"), write(tmp_path, GOOD.replace("a.two", "b.two"), "b.yml")
+    with pytest.raises(LoadError, match=r"b\.yml:2:5: duplicate check id 'a\.one' \(first at .*a\.yml:2:5\)"):
+        load_suite([first, second])
+    entries = (ROOT / "playbooks" / "generic.yml").read_text()
+    copy = write(tmp_path, entries, "copy.yml")
+    with pytest.raises(LoadError, match=r"copy\.yml:\d+:\d+: duplicate entry id '[a-z-]+' \(first at .*generic\.yml"):
+        load_playbooks([ROOT / "playbooks" / "generic.yml", copy])
