@@ -284,7 +284,7 @@ def watch(
     interval: Annotated[float, typer.Option("--interval", min=1.0, help="Seconds between scheduled cycles.")] = 60.0,
     debounce: Annotated[
         float, typer.Option("--debounce", min=0.0, help="Seconds to gather a burst of events into one cycle.")
-    ] = 2.0,
+    ] = 1.0,
     events: Annotated[
         bool, typer.Option("--events/--no-events", help="Also start a cycle when a container exits or turns unhealthy.")
     ] = True,

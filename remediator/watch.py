@@ -125,7 +125,7 @@ class WatchOptions:
 
     until: float = 1.0
     interval_s: float = 60.0
-    debounce_s: float = 2.0
+    debounce_s: float = 1.0
     events: bool = True
     max_cycles: int | None = None
     duration_s: float | None = None
@@ -143,7 +143,10 @@ class Watcher:
         self.planner.guards.window_s = options.breaker_window_s
         self._stop = threading.Event()
         self.stop_reason = ""
-        self.records: list[dict[str, Any]] = []
+        # Counts and the last record only: a watch runs for weeks, and what each cycle did is in its
+        # emitted record and the journal already.
+        self.cycles = self.healing_cycles = self.steps = 0
+        self.last: dict[str, Any] = {}
 
     def stop(self, reason: str) -> None:
         """Stop after the cycle in progress (from a signal handler or another thread)."""
@@ -166,9 +169,11 @@ class Watcher:
         trigger: str | None = "start"
         try:
             while trigger is not None:
-                number = len(self.records) + 1
+                number = self.cycles + 1
                 record = self.cycle(number, trigger)
-                self.records.append(record)
+                self.cycles, self.last = number, record
+                self.healing_cycles += bool(record.get("healed"))
+                self.steps += len(record.get("steps", ()))
                 self.emit(record)
                 if feed is not None:
                     feed.drop_until(time.time_ns())
@@ -253,17 +258,15 @@ class Watcher:
         return MASKER.mask_data(record)
 
     def summary(self) -> dict[str, Any]:
-        cycles = [r for r in self.records if r.get("kind") == "cycle"]
-        last = cycles[-1] if cycles else {}
         return MASKER.mask_data(
             {
                 "kind": "summary",
-                "cycles": len(cycles),
-                "healing_cycles": sum(1 for r in cycles if r.get("healed")),
-                "steps": sum(len(r.get("steps", ())) for r in cycles),
+                "cycles": self.cycles,
+                "healing_cycles": self.healing_cycles,
+                "steps": self.steps,
                 "stop_reason": self.stop_reason or "stopped",
-                "met": bool(last.get("met")),
-                "rate": last.get("rate_after"),
+                "met": bool(self.last.get("met")),
+                "rate": self.last.get("rate_after"),
                 "excluded": dict(self.planner.guards.excluded),
             }
         )
