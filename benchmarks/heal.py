@@ -93,6 +93,23 @@ class Sandbox:
         return self.workdir / "inventory.yml"
 
 
+@contextmanager
+def private_sandbox(name: str, offset: int) -> Iterator[Sandbox]:
+    """A sandbox in a temporary work directory with a compose project of its own; brought down and
+    removed afterwards, also on error or Ctrl-C."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"remediate-{name}-"))
+    box = Sandbox(workdir / "sandbox", f"remediate-{name}-{secrets.token_hex(3)}", offset)
+    say(f"sandbox {box.project} in {box.workdir}, port offset {offset}")
+    try:
+        yield box
+    finally:
+        try:
+            box.down()
+            say(f"sandbox {box.project} down")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 # -- the remediate run ----------------------------------------------------------------------------
 
 
@@ -437,11 +454,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the sandbox is torn down
     sys.path.insert(0, str(ROOT))
-    workdir = Path(tempfile.mkdtemp(prefix="remediate-bench-"))
-    project = f"remediate-bench-{secrets.token_hex(3)}"
-    box = Sandbox(workdir / "sandbox", project, args.port_offset)
-    say(f"sandbox {project} in {box.workdir}, port offset {args.port_offset}")
-    try:
+    with private_sandbox("bench", args.port_offset) as box:
         box.reset(args.scenario)
         say(f"remediate apply --until {args.until} --json")
         wall, doc = run_remediate(box.inventory, args.until)
@@ -454,7 +467,7 @@ def main() -> int:
         }
         box.reset(args.scenario)
         say("replaying the heal's compose work by hand")
-        raw = Raw(box.workdir, project, healed)
+        raw = Raw(box.workdir, box.project, healed)
         raw_times = replay(raw, steps)
         raw_total = sum(raw_times)
         # the replay healed it too: the same suite must now pass (else the baseline did less work)
@@ -518,12 +531,6 @@ def main() -> int:
         if args.json_out:
             args.json_out.write_text(json.dumps(figures, indent=2) + "\n")
         return 0
-    finally:
-        try:
-            box.down()
-            say(f"sandbox {project} down")
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,19 +22,16 @@ import argparse
 import json
 import os
 import queue
-import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heal import REMEDIATE, ROOT, Raw, Sandbox, say, table
+from heal import REMEDIATE, ROOT, Raw, Sandbox, private_sandbox, table
 
 SERVICE = "saga-orchestrator"
 
@@ -152,10 +149,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(ROOT))
-    workdir = Path(tempfile.mkdtemp(prefix="remediate-wbench-"))
-    box = Sandbox(workdir / "sandbox", f"remediate-wbench-{secrets.token_hex(3)}", args.port_offset)
-    say(f"sandbox {box.project} in {box.workdir}, port offset {args.port_offset}")
-    try:
+    with private_sandbox("wbench", args.port_offset) as box:
         box.up()
         raw = Raw(box.workdir, box.project, {})
         raw_s = by_hand(box, raw, args.rounds)
@@ -180,12 +174,6 @@ def main() -> int:
             f"({cost['rss_last_mb'] / cost['rss_10_mb']:.2f}x)"
         )
         print(json.dumps(figures))
-    finally:
-        try:
-            box.down()
-            say(f"sandbox {box.project} down")
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
