@@ -224,6 +224,13 @@ class Planner:
     def diagnose(self, facts: Facts) -> list[Finding]:
         return diagnose(self.entries, facts, Evaluator(facts, run_probe(self.target)))
 
+    def _acted(self) -> None:
+        """Actions ran: the latest run is no longer a whole measurement of the stack as it is, and its
+        diagnosis no longer describes it (a failing action may still have changed something), until
+        the next run."""
+        self.run_is_whole = False
+        self._diagnosed = None
+
     def diagnosis(self) -> tuple[Facts, list[Finding]]:
         """Facts and findings on the latest run, gathered once per run: a step's verify and the round
         after it read the same evidence, so the second would only ask the engine again for nothing."""
@@ -524,7 +531,7 @@ class Planner:
                 guards.succeeded.add(key)
         # The reported rate is measured whole, not pieced together from partial re-tests: the latest run
         # when it was whole and nothing acted since (no step, or a kept step that re-tested everything).
-        final = run if run is self.run and self.run_is_whole else self.test()
+        final = run if self.run_is_whole else self.test()
         if until is not None and final.rate < until and run.rate >= until:
             stop_reason += f"; the full re-run measured {final.rate:.1%}"
         _, left = self.diagnosis()
@@ -583,9 +590,9 @@ class Planner:
             if result.status == "failed":
                 failed, step.reason = True, f"{action.name}: {result.message}"
                 break
+        self._acted()
         if failed and not any(a.reversible and a in done for a in actions[: len(done) - 1]):
             step.status = "failed"  # nothing was changed before the failing action: nothing to undo
-            self.run_is_whole = False  # but the failing action itself may have changed something
             return before
         services = self._services(actions, facts, finding.vars)
         only = self._affected(set(finding.entry.verify or ()) | set(finding.explains), services, facts)
@@ -650,6 +657,7 @@ class Planner:
             return self.run
         for path, text in texts.items():
             files.edit(path, lambda _old, t=text: t.encode(), self.run_id)
+        self._acted()
         step.actions.append({"action": "suite_patch", "result": "changed", "message": "checks corrected", "diff": diff})
         self.suite = load_suite(self.suite.files)
         run, step.verified = self._settle(
