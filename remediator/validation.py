@@ -15,11 +15,12 @@ import importlib.util
 import json
 import marshal
 import os
-import tempfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from .backends.files import atomic_write
 
 
 @cache
@@ -67,14 +68,7 @@ def _fast(kind: str) -> Any:
         code = compile(fastjsonschema.compile_to_code(definition), f"<{kind} schema>", "exec")
         with contextlib.suppress(OSError):  # a read-only home only costs the compile next time
             base.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=base, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(marshal.dumps(code))
-                os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            atomic_write(path, marshal.dumps(code))
     namespace: dict[str, Any] = {}
     exec(code, namespace)  # fastjsonschema's own generated validator
     return namespace["validate"]

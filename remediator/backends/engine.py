@@ -87,7 +87,7 @@ class Engine:
             raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
         return raw.decode("utf-8", "replace").splitlines()
 
-    def events(self, project: str, actions: tuple[str, ...], since: float | None = None) -> Any:
+    def events(self, project: str, actions: tuple[str, ...]) -> Any:
         """The project's container events as they happen: a blocking iterator of decoded events.
 
         Only ``actions`` are sent (the engine filters; ``health_status`` matches every health
@@ -97,7 +97,7 @@ class Engine:
 
         filters = {"type": ["container"], "label": [f"{PROJECT}={project}"], "event": list(actions)}
         try:
-            return self.client.events(decode=True, filters=filters, since=since)
+            return self.client.events(decode=True, filters=filters)
         except docker.errors.DockerException as exc:
             raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
 

@@ -50,6 +50,10 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` by ``data`` atomically, keeping the existing file's mode and owner."""
     path = Path(path)
@@ -57,7 +61,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         st: os.stat_result | None = path.stat()
     except FileNotFoundError:
         st = None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -161,9 +165,9 @@ def edit(path: Path, change: Callable[[bytes], bytes], run_id: str) -> tuple[byt
     return before, after
 
 
-def tidy(path: Path, keep: int = KEEP_BACKUPS) -> list[Path]:
+def tidy(path: Path, keep: int = KEEP_BACKUPS) -> None:
     """Under the file's lock: remove what a killed writer left beside it and all but its newest
-    ``keep`` backups; returns what was removed.
+    ``keep`` backups.
 
     A temp file of ``atomic_write`` outlives its process only when that process was killed between
     creating and renaming it; under the lock no live writer of this file has one open. Backups are
@@ -171,13 +175,12 @@ def tidy(path: Path, keep: int = KEEP_BACKUPS) -> list[Path]:
     """
     path = Path(path)
     # mkstemp's names: prefix + 8 random characters + suffix (so ``.env.local``'s never match ``.env``'s)
-    own_tmp = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}" + re.escape(TMP_SUFFIX))
-    debris = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*{TMP_SUFFIX}") if own_tmp.fullmatch(p.name)]
+    prefix = _tmp_prefix(path)
+    own_tmp = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(TMP_SUFFIX))
+    debris = [p for p in path.parent.glob(f"{glob.escape(prefix)}*{TMP_SUFFIX}") if own_tmp.fullmatch(p.name)]
     stored = (path.parent / STATE_DIR / "backups").glob(f"{glob.escape(path.name)}.*")
     mine = [p for p in stored if _RUN_ID.fullmatch(p.name[len(path.name) + 1 :])]
     backups = sorted(mine, key=lambda p: (p.stat().st_mtime_ns, p.name))
-    removed = debris + backups[: max(0, len(backups) - keep)]
-    for p in removed:
+    for p in debris + backups[: max(0, len(backups) - keep)]:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
-    return removed
