@@ -21,6 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = ROOT / "sandbox" / "sandbox.py"
+# Added to every sandbox port offset: two test sessions can share one engine without their ports meeting.
+PORT_SHIFT = int(os.environ.get("REMEDIATE_TEST_PORT_SHIFT", "0"))
 
 
 def remediate(
@@ -171,8 +173,8 @@ def sandbox_dir(tmp_path_factory: pytest.TempPathFactory, name: str, offset: int
     """A sandbox that is up for the duration, on a real engine, torn down after (also on failure)."""
     require_engine()
     box = SandboxDir(tmp_path_factory.mktemp(name) / "stack", f"remediate-{name}-{secrets.token_hex(3)}", offset)
-    box.up()
     try:
+        box.up()  # inside the try: a half-started project is torn down too
         yield box
     finally:
         box.down()

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from .support import ROOT, SandboxDir, json_out, sandbox_dir
+from .support import PORT_SHIFT, ROOT, SandboxDir, json_out, sandbox_dir
 
 pytestmark = [pytest.mark.engine, pytest.mark.sandbox]
 
-OFFSET = 21000
+OFFSET = 21000 + PORT_SHIFT
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .support import ROOT, SANDBOX, SandboxDir, json_out, remediate, require_engine
+from .support import PORT_SHIFT, ROOT, SANDBOX, SandboxDir, json_out, remediate, require_engine
 
 CHECKS = ROOT / "checks" / "pyairtable.yml"
-OFFSET = 20000
+OFFSET = 20000 + PORT_SHIFT
 PORTS = {"gateway": 8000, "mcp": 8001, "airtable_gateway": 8002, "llm": 8003, "automation": 8006,
          "platform": 8007, "saga": 8008, "frontend": 3000, "airtable_api": 8010}  # fmt: skip
 

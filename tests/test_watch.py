@@ -23,9 +23,9 @@ import pytest
 from remediator.planner import Guards
 from remediator.watch import EventFeed, trigger_of
 
-from .support import ROOT, SandboxDir, remediate, require_engine, sandbox_dir
+from .support import PORT_SHIFT, ROOT, SandboxDir, remediate, require_engine, sandbox_dir
 
-OFFSET = 22000
+OFFSET = 22000 + PORT_SHIFT
 
 
 class Watch:
