@@ -134,15 +134,12 @@ def _entries(inventory: Path) -> dict[str, Any]:
 
 
 def _specs(entry: Any) -> list[tuple[str, dict[str, Any]]]:
-    """The entry's actions as the planner runs them (a restart after an edit becomes an up)."""
-    out, edited = [], False
-    for spec in entry.actions:
-        ((name, args),) = spec.items()
-        if name == "compose_restart" and edited:
-            name = "compose_up"
-        edited = edited or name in EDITS
-        out.append((name, dict(args or {})))
-    return out
+    """The entry's actions as the planner runs them (``schedule.specs``: a restart after an edit becomes an up)."""
+    from remediator import schedule
+    from remediator.diagnosis import Finding
+
+    bare = Finding(entry=entry, vars={}, checks=frozenset(), explains=frozenset(), evidence=[])
+    return [(name, dict(args or {})) for spec in schedule.specs(bare) for name, args in spec.items()]
 
 
 def raw_operations(doc: Mapping[str, Any], inventory: Path) -> list[list[tuple[str, dict[str, Any]]]]:
@@ -361,7 +358,11 @@ def heal_in_process(inventory: Path, until: float, cprofile: Path | None) -> tup
     import remediator.actions.base as action_base
     import remediator.backends.compose as compose_mod
     import remediator.backends.engine as engine_mod
+    import remediator.journal as journal_mod
+    import remediator.measure as measure_mod
     import remediator.planner as planner_mod
+    import remediator.stack as stack_mod
+    import remediator.step as step_mod
     from remediator import log
     from remediator.loader import load_inventory, load_playbooks, load_suite
 
@@ -369,29 +370,18 @@ def heal_in_process(inventory: Path, until: float, cprofile: Path | None) -> tup
     target = load_inventory(inventory).select()[0]
     planner = planner_mod.Planner(target, load_suite(target.checks), load_playbooks(target.playbooks))
     ph = Phases()
-    P = planner_mod.Planner
-    ph.wrap(P, "test", lambda _s, only=None: "check run (full)" if only is None else "check run (partial, re-test)")
-    ph.wrap(P, "observe", "observe: gather facts")
-    ph.wrap(P, "diagnose", "diagnose: match entries")
-    ph.wrap(P, "_verified", "verify: did the step work")
-    ph.wrap(P, "_settle", "settle loop")
-    ph.wrap(P, "_journal", "journal")
+    M = measure_mod.Meter
+    ph.wrap(M, "test", lambda _s, only=None: "check run (full)" if only is None else "check run (partial, re-test)")
+    ph.wrap(stack_mod.LiveStack, "observe", "observe: gather facts")
+    ph.wrap(stack_mod.LiveStack, "probe", "discriminating probe")
+    ph.wrap(M, "diagnosis", "diagnose: facts and findings")
+    ph.wrap(M, "settle", "settle loop")
+    ph.wrap(journal_mod.Journal, "write", "journal")
     ph.wrap(action_base.Action, "apply", lambda a, _ctx: f"action {a.name}")
     ph.wrap(compose_mod.Compose, "run", _compose_verb)
     ph.wrap(engine_mod.Engine, "containers", "engine SDK: list+inspect")
     ph.wrap(engine_mod.Engine, "logs", "engine SDK: logs")
-    real_run_probe = planner_mod.run_probe
-
-    def run_probe(target: Any) -> Any:
-        inner = real_run_probe(target)
-
-        def timed(probe: Any, expect: Any) -> Any:
-            with ph.timed("discriminating probe"):
-                return inner(probe, expect)
-
-        return timed
-
-    planner_mod.run_probe = run_probe
+    ph.wrap(step_mod, "verified", "verify: did the step work")
     real_sleep = time.sleep
 
     def sleep(seconds: float) -> None:
@@ -409,14 +399,13 @@ def heal_in_process(inventory: Path, until: float, cprofile: Path | None) -> tup
         with ph.timed("planner (own code)"):
             if profiler:
                 profiler.enable()
-            doc = planner.apply(until=until)
+            doc = planner.apply(until=until).to_json()
     finally:
         if profiler:
             profiler.disable()
             profiler.dump_stats(str(cprofile))
         wall = time.perf_counter() - t0
         time.sleep = real_sleep
-        planner_mod.run_probe = real_run_probe
         ph.restore()
     return wall, doc, ph
 

@@ -206,7 +206,7 @@ def plan(
 
     log.configure(verbose)
     planner = _planner(inventory, limit, checks, playbooks, concurrency)
-    doc = planner.plan()
+    doc = planner.plan().to_json()
     if as_json:
         emit_json(doc)
     else:
@@ -260,7 +260,7 @@ def apply(
         assume_yes=yes,
         notify=_notifier(not as_json or sys.stderr.isatty()),
     )
-    doc = planner.apply(until=until, max_steps=max_steps, timeout_s=timeout)
+    doc = planner.apply(until=until, max_steps=max_steps, timeout_s=timeout).to_json()
     if report:
         write_html(doc, report)
         doc["report"] = str(report)
@@ -319,7 +319,10 @@ def watch(
 
     log.configure(verbose)
     notify = _notifier(True)
-    planner = _planner(inventory, limit, checks, playbooks, concurrency, assume_yes=yes, notify=notify)
+    from .guards import Guards
+
+    guards = Guards(window_s=breaker_window)
+    planner = _planner(inventory, limit, checks, playbooks, concurrency, assume_yes=yes, notify=notify, guards=guards)
     options = WatchOptions(
         until=until,
         interval_s=interval,
@@ -329,7 +332,6 @@ def watch(
         duration_s=duration,
         max_steps=max_steps,
         cycle_timeout_s=timeout,
-        breaker_window_s=breaker_window,
     )
     watcher = Watcher(planner, options, emit_json_line if as_json else print_watch, notify)
     with stop_on_signals(watcher, notify):

@@ -13,7 +13,7 @@ from typing import Any
 from . import templating
 from .errors import UserError
 from .model import Target
-from .secrets import read
+from .secrets import MASKER, is_secret_name, read
 
 
 class LazySecrets(Mapping[str, str]):
@@ -38,11 +38,29 @@ class LazySecrets(Mapping[str, str]):
         return len(self._target.secrets)
 
 
+class ProcessEnv(Mapping[str, str]):
+    """The process environment as ``{{ env.NAME }}``: a variable is read only when a template names it,
+    and a secret-named one is registered with the masker as it is read, so a check that asks for
+    ``env.API_TOKEN`` never prints it. No template sees the environment unless it asks."""
+
+    def __getitem__(self, name: str) -> str:
+        value = os.environ[name]
+        if is_secret_name(name):
+            MASKER.add(value)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+
 def base_context(target: Target, run_id: str | None = None) -> dict[str, Any]:
     """Variables every template sees: the target's vars, its rendered URLs, its secrets, a run id."""
     ctx: dict[str, Any] = dict(target.vars)
     ctx["vars"] = dict(target.vars)
-    ctx["env"] = dict(os.environ)
+    ctx["env"] = ProcessEnv()
     ctx["urls"] = {name: templating.render_str(url, ctx) for name, url in target.urls.items()}
     ctx["secrets"] = LazySecrets(target)
     ctx["run_id"] = run_id or _random.token_hex(4)

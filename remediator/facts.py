@@ -1,30 +1,57 @@
 """Observations of a target beyond the check results: containers, compose config, env files, logs.
 
-Gathered once per diagnosis round, read-only. Everything a playbook's ``when`` looks at comes from
-here or from the latest run, so the same facts can be recorded and replayed to test diagnosis logic.
+A snapshot gathered once per diagnosis round, read-only: the process environment is read once here,
+and logs come through an explicit ``LogSource`` (the engine's, cached; or recorded lines). Everything
+a playbook's ``when`` looks at comes from here or from the latest run, so the same facts can be
+recorded and replayed to test diagnosis logic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .backends.engine import ContainerState, Engine
+from .backends.engine import ContainerState, Engine, by_service
 from .model import Check, Target, dependents
 from .results import Run
-from .secrets import MASKER
+from .secrets import MASKER, is_secret_name
 
-_SECRET_WORDS = {"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "CREDENTIALS", "PAT", "DSN"}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
-def is_secret_key(key: str) -> bool:
-    """Env keys whose values are secrets (masked wherever they would appear), by their last word:
-    API_KEY, AIRTABLE_TOKEN, JWT_SECRET, POSTGRES_PASSWORD are; PASSWORD_HASH_ROUNDS is a setting."""
-    return key.upper().rsplit("_", 1)[-1] in _SECRET_WORDS
+class LogSource(Protocol):
+    """A service's last log lines, oldest first, secrets masked."""
+
+    def tail(self, service: str, lines: int) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class RecordedLogs:
+    """Log lines written down (tests, replays): the last ``lines`` of each service's list."""
+
+    lines: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def tail(self, service: str, lines: int) -> list[str]:
+        return list(self.lines.get(service, []))[-lines:] if lines > 0 else []
+
+
+class EngineLogs:
+    """The engine's logs of the round's containers, each asked at most once per (service, lines)."""
+
+    def __init__(self, engine: Engine, containers: Mapping[str, ContainerState]) -> None:
+        self.engine, self.containers = engine, containers
+        self._cache: dict[tuple[str, int], list[str]] = {}
+
+    def tail(self, service: str, lines: int) -> list[str]:
+        if (service, lines) not in self._cache:
+            st = self.containers.get(service)
+            found = self.engine.logs(st.id, lines) if st else []
+            self._cache[(service, lines)] = [MASKER.mask(line) for line in found]
+        return self._cache[(service, lines)]
 
 
 @dataclass
@@ -40,7 +67,12 @@ class Facts:
     compose_text: str = ""  # the compose files as written (for ${VAR} references)
     secrets: Mapping[str, str] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)  # template variables (vars, urls, run_id)
-    logs: Callable[[str, int], list[str]] = lambda _service, _tail: []
+    logs: LogSource = field(default_factory=RecordedLogs)
+    environ: Mapping[str, str] = field(default_factory=dict)  # the process environment, read once
+
+    def logs_of(self, service: str, tail: int = 50) -> list[str]:
+        """The service's last ``tail`` log lines, oldest first, secrets masked."""
+        return self.logs.tail(service, tail)
 
     # -- derived ------------------------------------------------------------------------------
 
@@ -85,6 +117,20 @@ class Facts:
         return dependents(self.checks.values(), check_ids)
 
 
+def render_probes(checks: Mapping[str, Check], scope: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Each check's probe with its templates rendered in ``scope`` (the target's context and the
+    captures so far); a probe whose capture is not taken yet has no known aim this round: ``{}``."""
+    from . import templating
+
+    out: dict[str, Mapping[str, Any]] = {}
+    for cid, c in checks.items():
+        try:
+            out[cid] = templating.render(c.probe, scope)
+        except Exception:
+            out[cid] = {}
+    return out
+
+
 def read_env_files(paths: tuple[Path, ...]) -> dict[str, str]:
     """Env files merged in order (later wins), parsed as compose reads them; secret values registered."""
     from dotenv import dotenv_values
@@ -94,7 +140,7 @@ def read_env_files(paths: tuple[Path, ...]) -> dict[str, str]:
         if path.exists():
             env.update({k: v or "" for k, v in dotenv_values(path, interpolate=False).items()})
     for key, value in env.items():
-        if is_secret_key(key) and value:
+        if is_secret_name(key) and value:
             MASKER.add(value)
     return env
 
@@ -132,29 +178,24 @@ def gather(
     context: Mapping[str, Any],
     engine: Engine | None = None,
 ) -> Facts:
-    """Observe the target now: containers by compose labels, the resolved config, env files, logs on demand."""
+    """Observe the target now: containers by compose labels, the resolved config, env files, the process
+    environment; logs through the engine, asked only for the services a leaf looks at."""
     from .backends.compose import Compose
 
-    facts = Facts(run=run, checks=checks, rendered=rendered, context=context, secrets=context.get("secrets", {}))
+    facts = Facts(
+        run=run,
+        checks=checks,
+        rendered=rendered,
+        context=context,
+        secrets=context.get("secrets", {}),
+        environ=dict(os.environ),
+    )
     if target.compose is None:
         return facts
     engine = engine or Engine(target.docker)
-    states = engine.containers(target.compose.project)
-    by_service: dict[str, ContainerState] = {}
-    for st in states:  # prefer a running container when a service has several
-        if st.service not in by_service or (st.state == "running" and by_service[st.service].state != "running"):
-            by_service[st.service] = st
-    facts.containers = by_service
+    facts.containers = by_service(engine.containers(target.compose.project))
     facts.services = _resolved_services(Compose(target.compose, target.docker))
     facts.env = read_env_files(target.compose.env_files)
     facts.compose_text = "\n".join(p.read_text(encoding="utf-8") for p in target.compose.files if p.exists())
-    cache: dict[tuple[str, int], list[str]] = {}
-
-    def logs(service: str, tail: int) -> list[str]:
-        if (service, tail) not in cache:
-            st = by_service.get(service)
-            cache[(service, tail)] = [MASKER.mask(line) for line in engine.logs(st.id, tail)] if st else []
-        return cache[(service, tail)]
-
-    facts.logs = logs
+    facts.logs = EngineLogs(engine, facts.containers)
     return facts

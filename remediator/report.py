@@ -123,7 +123,7 @@ def print_plan(doc: dict[str, Any], console: Any = None) -> None:
 
     console = console or Console()
     table = Table(
-        title=f"{doc['target']}: plan from {_pct(doc['initial_rate'])} ({doc['passed']}/{doc['total']} passed)",
+        title=f"{doc['target_name']}: plan from {_pct(doc['initial_rate'])} ({doc['passed']}/{doc['total']} passed)",
         title_justify="left",
     )
     for col in ("#", "finding", "explains", "actions", "simulated", "predicted rate"):

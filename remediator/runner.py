@@ -9,7 +9,6 @@ earlier run's results and captures for the checks it does not repeat.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,11 +18,9 @@ from . import templating
 from .context import base_context
 from .errors import UserError
 from .model import Check, Suite, Target
-from .probes import Outcome, ProbeContext, probe_for
+from .probes import Outcome, ProbeContext, probe_for, run_with
 from .results import FAILED, PASSED, SKIPPED, CheckResult, Run
-from .secrets import MASKER
-
-_SECRET_NAME = re.compile(r"token|key|secret|password|passwd|credential", re.IGNORECASE)
+from .secrets import MASKER, is_secret_name
 
 Progress = Callable[[CheckResult], None]
 
@@ -43,7 +40,7 @@ def _capture(check: Check, data: Any, state: RunState) -> None:
         value = jmespath.search(path, data) if data is not None else None
         if value is None:
             continue
-        if _SECRET_NAME.search(name) and isinstance(value, str):
+        if is_secret_name(name) and isinstance(value, str):
             MASKER.add(value)
         state.captures[name] = value
 
@@ -167,11 +164,11 @@ def run_suite(
     """A whole run, external sources included: the entry point of ``remediate check``."""
     from . import external
 
-    async def main() -> Run:
-        run, _ = await run_checks(target, checks, concurrency=concurrency, progress=progress)
+    async def main(ctx: ProbeContext) -> Run:
+        run, _ = await run_checks(target, checks, concurrency=concurrency, progress=progress, probe_context=ctx)
         return run
 
-    run = asyncio.run(main())
+    run = run_with(target, main, concurrency=concurrency)
     for source in suite.sources:
         ext = external.run_source(source)
         run.results.extend(ext.results)

@@ -8,6 +8,7 @@ and report passes text through ``MASKER.mask`` so the value shows as ``***`` whe
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterable, Mapping
@@ -18,7 +19,19 @@ from .errors import UserError
 from .model import SecretSource
 
 MASK = "***"
+# The last word of a name says whether its value is secret: API_KEY, AIRTABLE_TOKEN, JWT_SECRET,
+# POSTGRES_PASSWORD, accessToken, SENTRY_DSN, GITHUB_PAT are; PASSWORD_HASH_ROUNDS, MONKEY, record_id are not.
+_SECRET_WORDS = frozenset(
+    {"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "PWD", "CREDENTIAL", "CREDENTIALS", "PAT", "DSN", "APIKEY"}
+)
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _MIN_LEN = 4  # shorter values would mask ordinary words; such a value is refused as a secret
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable, env key or capture of this name holds a secret: the one rule for all three."""
+    words = _WORDS.findall(name)
+    return bool(words) and words[-1].upper() in _SECRET_WORDS
 
 
 class Masker:
@@ -109,25 +122,25 @@ def validate_with(probe: Mapping[str, Any], candidate: str, context: Mapping[str
     ``{{ candidate }}`` (e.g. ``Authorization: Bearer {{ candidate }}``). The candidate is registered
     with the masker first, so neither a URL nor an error that echoes it can leak it.
     """
-    import httpx
-
+    from .backends.http import HttpError, Request, request
     from .templating import render
 
     MASKER.add(candidate)
     spec = render(dict(probe["http"]), {**context, "candidate": candidate})
     expect = spec.get("expect_status", [200])
     expect = expect if isinstance(expect, list) else [expect]
+    req = Request(
+        spec.get("method", "GET"),
+        spec["url"],
+        headers=spec.get("headers") or {},
+        json=spec.get("json"),
+        timeout=float(spec.get("timeout", 10)),
+    )
     try:
-        response = httpx.request(
-            spec.get("method", "GET"),
-            spec["url"],
-            headers=spec.get("headers"),
-            json=spec.get("json"),
-            timeout=float(spec.get("timeout", 10)),
-        )
-    except httpx.HTTPError as exc:
+        response = request(req)
+    except HttpError as exc:
         return False, MASKER.mask(f"validation request to {spec['url']} failed: {exc}")
-    if response.status_code in expect:
-        return True, MASKER.mask(f"{spec['url']} answered {response.status_code} to the candidate")
+    if response.status in expect:
+        return True, MASKER.mask(f"{spec['url']} answered {response.status} to the candidate")
     want = " or ".join(map(str, expect))
-    return False, MASKER.mask(f"{spec['url']} answered {response.status_code} to the candidate (expected {want})")
+    return False, MASKER.mask(f"{spec['url']} answered {response.status} to the candidate (expected {want})")

@@ -8,8 +8,9 @@ several services) makes one cycle after a short ``debounce_s``. Events that the 
 cause (a recreate stops and removes the old container) are dropped when the cycle ends.
 
 One planner lives as long as the watch, and so do its guards: a fix that keeps coming back trips
-the breaker within ``breaker_window_s`` instead of being applied again every cycle (Monit's "if 3
-restarts within 5 cycles then unmonitor").
+the breaker within the guards' window instead of being applied again every cycle (Monit's "if 3
+restarts within 5 cycles then unmonitor"). The watch uses the planner's public surface only: its
+stack (for the engine's events), ``meter.start``, ``apply`` and ``guards``.
 """
 
 from __future__ import annotations
@@ -131,7 +132,6 @@ class WatchOptions:
     duration_s: float | None = None
     max_steps: int = 20
     cycle_timeout_s: float = 1800.0
-    breaker_window_s: float = 600.0
 
 
 class Watcher:
@@ -140,7 +140,6 @@ class Watcher:
     def __init__(self, planner: Planner, options: WatchOptions, emit: Emit, notify: Notify | None = None) -> None:
         self.planner, self.options, self.emit = planner, options, emit
         self.notify = notify or (lambda _msg: None)
-        self.planner.guards.window_s = options.breaker_window_s
         self._stop = threading.Event()
         self.stop_reason = ""
         # Counts and the last record only: a watch runs for weeks, and what each cycle did is in its
@@ -164,7 +163,7 @@ class Watcher:
         end = time.monotonic() + opts.duration_s if opts.duration_s else float("inf")
         feed = None
         if opts.events and target.compose is not None:
-            feed = EventFeed(self.planner.engine, target.compose.project, self.notify)
+            feed = EventFeed(Engine(target.docker), target.compose.project, self.notify)
             feed.start()
         trigger: str | None = "start"
         try:
@@ -219,7 +218,6 @@ class Watcher:
         """Measure; below the target, heal from that measurement. An unreachable engine after the first
         cycle is recorded and waited out; on the first it ends the watch (exit 3)."""
         planner, opts = self.planner, self.options
-        planner.run_id = new_run_id()
         started = time.monotonic()
         record: dict[str, Any] = {
             "kind": "cycle",
@@ -230,25 +228,28 @@ class Watcher:
         }
         self.notify(f"cycle {number}: {trigger}")
         try:
-            planner.wait_settled()
-            run = planner.test()
+            run = planner.meter.start()
             record.update(rate_before=round(run.rate, 4), total=run.total, passed_before=run.passed)
             if run.rate >= opts.until:
                 record.update(rate_after=round(run.rate, 4), passed_after=run.passed, met=True, healed=False, steps=[])
             else:
-                doc = planner.apply(
-                    until=opts.until, max_steps=opts.max_steps, timeout_s=opts.cycle_timeout_s, initial_run=run
+                result = planner.apply(
+                    until=opts.until,
+                    max_steps=opts.max_steps,
+                    timeout_s=opts.cycle_timeout_s,
+                    initial_run=run,
+                    run_id=new_run_id(),
                 )
                 record.update(
-                    rate_after=doc["final_rate"],
-                    passed_after=doc["checks"]["passed"],
-                    met=doc["met"],
-                    healed=bool(doc["steps"]),
-                    steps=doc["steps"],
-                    stop_reason=doc["stop_reason"],
-                    excluded=doc["excluded"],
-                    suite_findings=[f["key"] for f in doc["suite_findings"]],
-                    remaining_failures=[r["id"] for r in doc["remaining_failures"]],
+                    rate_after=round(result.final_rate, 4),
+                    passed_after=result.final.passed,
+                    met=result.met,
+                    healed=bool(result.steps),
+                    steps=[s.to_json() for s in result.steps],
+                    stop_reason=result.stop_reason,
+                    excluded=dict(result.excluded),
+                    suite_findings=[f["key"] for f in result.suite_findings],
+                    remaining_failures=result.failing,
                 )
         except Unreachable as exc:
             if number == 1:

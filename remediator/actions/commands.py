@@ -77,19 +77,18 @@ class Http(Action):
         return Inspection(self.name, True, f"would call {args.get('method', 'GET')} {args['url']}")
 
     def _apply(self, ctx: ActionContext, args: dict[str, Any]) -> ActionResult:
-        import httpx
+        from ..backends.http import HttpError, Request, request
 
         expect = args.get("expect_status", [200])
         expect = expect if isinstance(expect, list) else [expect]
         method, url = args.get("method", "GET"), args["url"]
+        req = Request(method, url, args.get("headers") or {}, args.get("json"), timeout=float(args.get("timeout", 10)))
         try:
-            response = httpx.request(
-                method, url, headers=args.get("headers"), json=args.get("json"), timeout=args.get("timeout", 10)
-            )
-        except httpx.HTTPError as exc:
+            response = request(req)
+        except HttpError as exc:
             return self.result("failed", f"{method} {url}: {exc}")
-        evidence = {"http_status": response.status_code, "body": response.text[:500]}
-        if response.status_code not in expect:
+        evidence = {"http_status": response.status, "body": response.body[:500]}
+        if response.status not in expect:
             want = " or ".join(map(str, expect))
-            return self.result("failed", f"{method} {url} answered {response.status_code}, expected {want}", **evidence)
-        return self.result("changed", f"{method} {url} answered {response.status_code}", **evidence)
+            return self.result("failed", f"{method} {url} answered {response.status}, expected {want}", **evidence)
+        return self.result("changed", f"{method} {url} answered {response.status}", **evidence)

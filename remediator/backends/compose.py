@@ -33,8 +33,10 @@ _ENGINE_DOWN = re.compile(
     r"|dial unix .*: connect:",
     re.IGNORECASE,
 )
-_DRY = re.compile(r"^\s*DRY-RUN MODE -\s+Container\s+(\S+)\s+(\w+)", re.MULTILINE)
-_DONE = re.compile(r"^\s*Container\s+(\S+)\s+(\w+)", re.MULTILINE)  # what a real ``up`` reports
+# One progress line of ``up`` about a container: "Container NAME  Verb", prefixed in a dry run.
+_PROGRESS = r"^\s*{prefix}Container\s+(\S+)\s+(\w+)"
+_DRY = re.compile(_PROGRESS.format(prefix=r"DRY-RUN MODE -\s+"), re.MULTILINE)
+_DONE = re.compile(_PROGRESS.format(prefix=""), re.MULTILINE)  # what a real ``up`` reports
 
 _VERBS = {
     "Recreate": "recreate",

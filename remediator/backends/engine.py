@@ -35,6 +35,16 @@ class ContainerState:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+def by_service(states: list[ContainerState]) -> dict[str, ContainerState]:
+    """One container per service: a running one where a service has several (a one-off leftover, a
+    container being replaced), else the newest. The one rule for which container speaks for a service."""
+    out: dict[str, ContainerState] = {}
+    for st in states:
+        if st.service not in out or (st.state == "running" and out[st.service].state != "running"):
+            out[st.service] = st
+    return out
+
+
 class Engine:
     """One connection to one engine, opened lazily and reused."""
 
@@ -66,9 +76,7 @@ class Engine:
 
     def container(self, project: str, service: str) -> ContainerState | None:
         """The service's container, preferring a running one; None when there is none."""
-        found = self.containers(project, service)
-        running = [c for c in found if c.state == "running"]
-        return (running or found or [None])[0]
+        return by_service(self.containers(project, service)).get(service)
 
     def logs(self, container_id: str, tail: int = 200, since_s: float | None = None) -> list[str]:
         """The container's recent log lines (stdout and stderr), oldest first."""

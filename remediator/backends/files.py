@@ -184,3 +184,15 @@ def tidy(path: Path, keep: int = KEEP_BACKUPS) -> None:
     for p in debris + backups[: max(0, len(backups) - keep)]:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line (a journal record) and fsync it, so the record is on disk before the next step
+    acts: a killed run leaves every record it wrote whole, and at most the line being written torn."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..backends.engine import Engine
 from ..model import Target
@@ -33,7 +33,7 @@ class ProbeContext:
         self.target = target
         self.concurrency = concurrency
         self._engine = engine
-        self._session: Any = None
+        self._transport: Any = None
         self._containers: asyncio.Task[dict[str, Any]] | None = None
 
     @property
@@ -50,27 +50,23 @@ class ProbeContext:
             self._engine = Engine(self.target.docker)
         return self._engine
 
-    async def session(self) -> Any:
-        """One aiohttp session for the whole run, created inside the running loop."""
-        if self._session is None:
-            import aiohttp
+    def http(self) -> Any:
+        """One HTTP transport for the whole run (``backends.http``: the one way out)."""
+        if self._transport is None:
+            from ..backends import http
 
-            connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0, force_close=False)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
-        return self._session
+            self._transport = http.transport(self.concurrency)
+        return self._transport
 
     async def container(self, service: str) -> Any:
         """A service's container state; the project's containers are listed once per run, not per check."""
         if self._containers is None:
+            from ..backends.engine import by_service
 
-            def by_service() -> dict[str, Any]:
-                out: dict[str, Any] = {}
-                for st in self.engine.containers(self.project):
-                    if st.service not in out or (st.state == "running" and out[st.service].state != "running"):
-                        out[st.service] = st
-                return out
+            def listing() -> dict[str, Any]:
+                return by_service(self.engine.containers(self.project))
 
-            self._containers = asyncio.ensure_future(asyncio.to_thread(by_service))
+            self._containers = asyncio.ensure_future(asyncio.to_thread(listing))
         return (await self._containers).get(service)
 
     async def engine_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -78,9 +74,28 @@ class ProbeContext:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
+
+
+T = TypeVar("T")
+
+
+def run_with(
+    target: Target, fn: Callable[[ProbeContext], Awaitable[T]], *, concurrency: int = 64, engine: Engine | None = None
+) -> T:
+    """``fn`` in an event loop of its own with a ProbeContext opened for it and closed after: the one way
+    synchronous code (the heal loop, ``check``) runs probes."""
+
+    async def main() -> T:
+        ctx = ProbeContext(target, concurrency=concurrency, engine=engine)
+        try:
+            return await fn(ctx)
+        finally:
+            await ctx.close()
+
+    return asyncio.run(main())
 
 
 ProbeFn = Callable[[Mapping[str, Any], Mapping[str, Any], ProbeContext], Awaitable[Outcome]]

@@ -1,8 +1,6 @@
 """HTTP probe: one request, or N identical requests at once, against status/body/JSON/latency.
 
-aiohttp rather than httpx for the probe engine: measured here (DESIGN.md and benchmarks/check_suite.py),
-httpx's AsyncClient slows down as concurrency grows (500 probes of a 20 ms endpoint: 7.6 s at 100
-concurrent) while aiohttp stays near the floor, and a suite must run concurrently to be fast.
+Requests go out through ``backends.http`` (one transport per run), the same way as every other request.
 """
 
 from __future__ import annotations
@@ -13,13 +11,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import jmespath
 
+from ..backends.http import HttpError, Request
 from . import Outcome, ProbeContext
 
 EXCERPT = 300
-_KEEP_HEADERS = ("content-type", "server", "x-service", "x-request-id", "retry-after", "www-authenticate")
 
 
 def status_ok(expected: Any, status: int) -> bool:
@@ -72,43 +69,22 @@ def judge(expect: Mapping[str, Any], status: int, body: str, data: Any, latency_
 
 
 async def _once(probe: Mapping[str, Any], ctx: ProbeContext) -> dict[str, Any]:
-    session = await ctx.session()
-    kwargs: dict[str, Any] = {"headers": dict(probe.get("headers") or {}), "allow_redirects": False}
-    if "json" in probe:
-        kwargs["json"] = probe["json"]
-    elif "form" in probe:
-        kwargs["data"] = dict(probe["form"])
-    elif "files" in probe:
-        form = aiohttp.FormData()
-        for field_name, f in probe["files"].items():
-            form.add_field(
-                field_name,
-                f["content"].encode(),
-                filename=f["filename"],
-                content_type=f.get("content_type", "application/octet-stream"),
-            )
-        kwargs["data"] = form
-    timeout = float(probe.get("timeout", 10))
+    req = Request(
+        method=probe.get("method", "GET"),
+        url=probe["url"],
+        headers=dict(probe.get("headers") or {}),
+        json=probe.get("json"),
+        form=probe.get("form"),
+        files=probe.get("files"),
+        timeout=float(probe.get("timeout", 10)),
+    )
     started = time.perf_counter()
     try:
-        async with session.request(
-            probe.get("method", "GET"), probe["url"], timeout=aiohttp.ClientTimeout(total=timeout), **kwargs
-        ) as resp:
-            body = await resp.text(errors="replace")
-            headers = {k.lower(): v for k, v in resp.headers.items() if k.lower() in _KEEP_HEADERS}
-            return {
-                "status": resp.status,
-                "body": body,
-                "headers": headers,
-                "latency_ms": (time.perf_counter() - started) * 1000,
-            }
-    except TimeoutError:
-        return {"error": f"timeout after {timeout:g} s", "latency_ms": (time.perf_counter() - started) * 1000}
-    except aiohttp.ClientConnectorError as exc:
-        reason = "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else str(exc.os_error)
-        return {"error": reason, "latency_ms": (time.perf_counter() - started) * 1000}
-    except aiohttp.ClientError as exc:
-        return {"error": f"{type(exc).__name__}: {exc}", "latency_ms": (time.perf_counter() - started) * 1000}
+        resp = await ctx.http().send(req)
+    except HttpError as exc:
+        return {"error": str(exc), "latency_ms": (time.perf_counter() - started) * 1000}
+    latency = (time.perf_counter() - started) * 1000
+    return {"status": resp.status, "body": resp.body, "headers": dict(resp.headers), "latency_ms": latency}
 
 
 async def run(probe: Mapping[str, Any], expect: Mapping[str, Any], ctx: ProbeContext) -> Outcome:

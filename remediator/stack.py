@@ -1,0 +1,107 @@
+"""The live stack as the heal loop sees it: one seam for everything that reaches the outside.
+
+The loop measures (runs checks), observes (gathers facts), asks discriminating probes, waits for
+containers that are still starting, and acts (inspects, applies, rolls back actions) only through a
+``Stack``. ``LiveStack`` is the real one: the Docker engine, Compose, HTTP. Tests hand the loop a
+recorded stack instead, so every decision of the loop can be tested without an engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+from .actions import Action, ActionContext, ActionResult, Inspection
+from .backends.engine import Engine, by_service
+from .clock import SYSTEM_CLOCK, Clock
+from .context import base_context
+from .facts import Facts, gather, render_probes
+from .model import Check, Target
+from .probes import Outcome, probe_for, run_with
+from .results import Run
+from .runner import RunState, run_checks
+
+How = Literal["apply", "rollback"]
+
+
+class Stack(Protocol):
+    """What the heal loop may do to the world, and all it may see of it."""
+
+    clock: Clock
+
+    def test(
+        self, checks: Sequence[Check], only: set[str] | None, prior: Run | None, captures: Mapping[str, Any]
+    ) -> tuple[Run, dict[str, Any]]:
+        """Run ``checks`` (only ``only`` of them, re-using ``prior``); the run and the captures after it."""
+        ...
+
+    def observe(self, run: Run, checks: Mapping[str, Check], captures: Mapping[str, Any]) -> Facts:
+        """A snapshot of the facts beside ``run``."""
+        ...
+
+    def probe(self, probe: Mapping[str, Any], expect: Mapping[str, Any]) -> Outcome:
+        """One discriminating probe."""
+        ...
+
+    def starting(self) -> list[str]:
+        """Services whose container is running but still in its health start period."""
+        ...
+
+    def context(self, captures: Mapping[str, Any], run_id: str) -> ActionContext:
+        """What actions of one step see: the target, template values, the run id that names backups."""
+        ...
+
+    def inspect(self, action: Action, ctx: ActionContext) -> Inspection: ...
+
+    def act(self, action: Action, ctx: ActionContext, how: How = "apply") -> ActionResult: ...
+
+
+class LiveStack:
+    """A target on a real engine: one engine connection for every run, observation and action."""
+
+    def __init__(self, target: Target, concurrency: int = 64, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.target, self.concurrency, self.clock = target, concurrency, clock
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(self.target.docker)
+        return self._engine
+
+    def test(
+        self, checks: Sequence[Check], only: set[str] | None, prior: Run | None, captures: Mapping[str, Any]
+    ) -> tuple[Run, dict[str, Any]]:
+        state = RunState(context=base_context(self.target), captures=dict(captures))
+
+        async def main(ctx: Any) -> tuple[Run, RunState]:
+            return await run_checks(self.target, checks, only=only, prior=prior, state=state, probe_context=ctx)
+
+        run, state = run_with(self.target, main, concurrency=self.concurrency, engine=self.engine)
+        return run, state.captures
+
+    def observe(self, run: Run, checks: Mapping[str, Check], captures: Mapping[str, Any]) -> Facts:
+        context = base_context(self.target)
+        rendered = render_probes(checks, {**context, **captures})
+        return gather(self.target, run, checks, rendered, context, engine=self.engine)
+
+    def probe(self, probe: Mapping[str, Any], expect: Mapping[str, Any]) -> Outcome:
+        async def main(ctx: Any) -> Outcome:
+            return await probe_for(str(probe["kind"]))(probe, expect, ctx)
+
+        return run_with(self.target, main, engine=self.engine)
+
+    def starting(self) -> list[str]:
+        if self.target.compose is None:
+            return []
+        states = by_service(self.engine.containers(self.target.compose.project))
+        return sorted(s for s, st in states.items() if st.state == "running" and st.health == "starting")
+
+    def context(self, captures: Mapping[str, Any], run_id: str) -> ActionContext:
+        return ActionContext.for_target(self.target, captures=captures, run_id=run_id, engine=self.engine)
+
+    def inspect(self, action: Action, ctx: ActionContext) -> Inspection:
+        return action.inspect(ctx)
+
+    def act(self, action: Action, ctx: ActionContext, how: How = "apply") -> ActionResult:
+        return action.apply(ctx) if how == "apply" else action.rollback(ctx)
