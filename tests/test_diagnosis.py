@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from remediator import templating
 from remediator.backends.engine import ContainerState
 from remediator.diagnosis import Evaluator, Finding, Match, diagnose
-from remediator.facts import Facts
+from remediator.facts import Facts, RecordedLogs, render_probes
 from remediator.loader import load_playbooks, load_suite
+from remediator.model import Entry
 from remediator.probes import Outcome
 from remediator.results import FAILED, PASSED, SKIPPED, CheckResult, Run
 
@@ -130,9 +130,9 @@ def run_of(failed: Mapping[str, tuple[str, dict[str, Any]]] = (), skipped: Mappi
 
 
 def rendered(overrides: Mapping[str, str] = ()) -> dict[str, Mapping[str, Any]]:
-    """Each check's probe rendered as the planner renders it; ``overrides`` re-aim URLs (check id -> url)."""
+    """Each check's probe rendered as the live stack renders it; ``overrides`` re-aim URLs (check id -> url)."""
     scope = {**CONTEXT, "token": "t", "record_id": "rec1", "workflow_id": "w1", "file_id": "f1", "saga_id": "s1"}
-    out = {c.id: templating.render(c.probe, scope) for c in SUITE.checks}
+    out = render_probes(CHECKS, scope)
     for cid, url in dict(overrides).items():
         out[cid] = {**out[cid], "url": url}
     return out
@@ -150,7 +150,6 @@ def make_facts(
 ) -> Facts:
     states = {s: container(s) for s in [*PORTS, "postgres", "redis", "log-shipper"]}
     states.update(dict(containers))
-    log_lines = dict(logs)
     return Facts(
         run=run,
         checks=CHECKS,
@@ -161,7 +160,7 @@ def make_facts(
         compose_text=compose_text,
         secrets=CONTEXT["secrets"],
         context=CONTEXT,
-        logs=lambda service, tail: log_lines.get(service, [])[-tail:],
+        logs=RecordedLogs(dict(logs)),
     )
 
 
@@ -592,6 +591,10 @@ def test_the_reports_state_fires_exactly_one_entry_per_cause():
 # -- the joins ---------------------------------------------------------------------------------------------
 
 
+NO_ENTRY = Entry(id="joins", name="joins", when={})
+EXITED, UNHEALTHY = {"container": {"state": "exited"}}, {"container": {"health": "unhealthy"}}
+
+
 def evaluator(facts: Facts) -> Evaluator:
     return Evaluator(facts, FakeProbes())
 
@@ -610,17 +613,23 @@ def test_all_joins_only_matches_whose_bindings_agree():
     ev = evaluator(two_broken())
     # exited is saga, unhealthy is frontend: both bind ``service``, to different values
     assert (
-        ev.evaluate({"all": [{"container": {"state": "exited"}}, {"container": {"health": "unhealthy"}}]}, Match())
+        ev.evaluate(
+            NO_ENTRY, {"all": [{"container": {"state": "exited"}}, {"container": {"health": "unhealthy"}}]}, Match()
+        )
         == []
     )
-    joined = ev.evaluate({"all": [{"container": {"health": "unhealthy"}}, {"container": {"restarts": 2}}]}, Match())
+    joined = ev.evaluate(
+        NO_ENTRY, {"all": [{"container": {"health": "unhealthy"}}, {"container": {"restarts": 2}}]}, Match()
+    )
     assert [m.vars for m in joined] == [{"service": "frontend"}]
     assert len(joined[0].evidence) == 2
 
 
 def test_any_unions_and_not_keeps_a_match_only_without_inner_matches():
     ev = evaluator(two_broken())
-    either = ev.evaluate({"any": [{"container": {"state": "exited"}}, {"container": {"health": "unhealthy"}}]}, Match())
+    either = ev.evaluate(
+        NO_ENTRY, {"any": [{"container": {"state": "exited"}}, {"container": {"health": "unhealthy"}}]}, Match()
+    )
     assert sorted(m.vars["service"] for m in either) == ["frontend", "saga-orchestrator"]
     cond = {
         "all": [
@@ -628,15 +637,15 @@ def test_any_unions_and_not_keeps_a_match_only_without_inner_matches():
             {"not": {"container": {"service": "{{ service }}", "restarts": 1}}},  # templated from the binding
         ]
     }
-    assert [m.vars["service"] for m in ev.evaluate(cond, Match())] == ["saga-orchestrator"]
-    assert ev.evaluate({"not": {"container": {"state": "exited"}}}, Match()) == []
-    assert ev.evaluate({"not": {"container": {"state": "paused"}}}, Match()) == [Match()]
+    assert [m.vars["service"] for m in ev.evaluate(NO_ENTRY, cond, Match())] == ["saga-orchestrator"]
+    assert ev.evaluate(NO_ENTRY, {"not": {"container": {"state": "exited"}}}, Match()) == []
+    assert ev.evaluate(NO_ENTRY, {"not": {"container": {"state": "paused"}}}, Match()) == [Match()]
 
 
 def test_a_binding_made_before_the_join_constrains_every_leaf():
     ev = evaluator(two_broken())
-    assert ev.evaluate({"container": {"state": "exited"}}, Match({"service": "frontend"})) == []
-    assert len(ev.evaluate({"container": {"state": "exited"}}, Match({"service": "saga-orchestrator"}))) == 1
+    assert ev.evaluate(NO_ENTRY, {"container": {"state": "exited"}}, Match({"service": "frontend"})) == []
+    assert len(ev.evaluate(NO_ENTRY, {"container": {"state": "exited"}}, Match({"service": "saga-orchestrator"}))) == 1
 
 
 def test_match_extend_refuses_a_disagreeing_binding_and_accumulates_checks():
@@ -657,7 +666,7 @@ def test_check_leaf_binds_service_for_container_checks_and_aimed_service_for_htt
         }
     )
     ev = evaluator(make_facts(run))
-    by_check = {m.vars["check"]: m.vars for m in ev.evaluate({"check": {"category": "*"}}, Match())}
+    by_check = {m.vars["check"]: m.vars for m in ev.evaluate(NO_ENTRY, {"check": {"category": "*"}}, Match())}
     assert by_check == {
         "health.frontend": {"check": "health.frontend", "service": "frontend"},
         "frontend.home": {"check": "frontend.home", "aimed_service": "frontend"},
@@ -671,5 +680,5 @@ def test_check_leaf_binds_service_for_container_checks_and_aimed_service_for_htt
 def test_check_leaf_status_selects_failed_skipped_or_either(status: str, want: list[str]):
     run = run_of({"auth.register": ("status 500", {"status": 500})}, {"auth.verify": "auth.login"})
     ev = evaluator(make_facts(run))
-    got = sorted(m.vars["check"] for m in ev.evaluate({"check": {"id": "auth.*", "status": status}}, Match()))
+    got = sorted(m.vars["check"] for m in ev.evaluate(NO_ENTRY, {"check": {"id": "auth.*", "status": status}}, Match()))
     assert got == want

@@ -1,20 +1,20 @@
-"""The planner's decisions on recorded results: order, predicted rates, restart vs recreate.
+"""Scheduling on recorded results: cost, order, predicted rates, restart vs recreate.
 
-A Planner over a small hand-made suite and hand-made entries, its ``run`` set to a recorded Run;
-``plan``/``apply`` are never called, so nothing here needs an engine, a compose project or a network.
+``remediator.schedule`` over a small hand-made suite, hand-made entries and recorded runs: pure
+functions, so nothing here needs an engine, a compose project or a network.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from remediator import schedule
 from remediator.diagnosis import Finding
 from remediator.errors import Location
-from remediator.model import Check, Entry, Suite, Target
-from remediator.planner import COST, Planner
+from remediator.model import Check, Entry, Suite
 from remediator.results import FAILED, PASSED, SKIPPED, CheckResult, Run
+from remediator.schedule import COST
 
 
 def check(cid: str, requires: tuple[str, ...] = (), kind: str = "http", service: str | None = None) -> Check:
@@ -73,11 +73,8 @@ def recorded(statuses: Mapping[str, str]) -> Run:
     )
 
 
-def planner(entries: list[Entry], run: Run | None = None) -> Planner:
-    target = Target(name="recorded", inventory=Path("inventory.yml"), compose=None)
-    p = Planner(target, SUITE, entries)
-    p.run = run or recorded({})
-    return p
+def order(found: list[Finding]) -> list[str]:
+    return keys(schedule.order(found, SUITE.by_id()))
 
 
 def keys(findings: list[Finding]) -> list[str]:
@@ -88,11 +85,10 @@ def keys(findings: list[Finding]) -> list[str]:
 
 
 def test_cost_is_the_sum_of_the_actions_costs_and_never_zero():
-    p = planner([])
-    assert p.cost(finding(entry("e", EDIT_UP_WAIT), set())) == 6
-    assert p.cost(finding(entry("x", EXEC), set())) == 2
-    assert p.cost(finding(entry("u", UP_WAIT), set())) == COST["compose_up"] + COST["wait_healthy"] == 5
-    assert p.cost(finding(entry("none", ()), set())) == 1
+    assert schedule.cost(finding(entry("e", EDIT_UP_WAIT), set())) == 6
+    assert schedule.cost(finding(entry("x", EXEC), set())) == 2
+    assert schedule.cost(finding(entry("u", UP_WAIT), set())) == COST["compose_up"] + COST["wait_healthy"] == 5
+    assert schedule.cost(finding(entry("none", ()), set())) == 1
 
 
 def test_most_checks_turned_per_unit_of_cost_comes_first():
@@ -104,20 +100,20 @@ def test_most_checks_turned_per_unit_of_cost_comes_first():
         finding(big, {"ui.a", "ui.b", "ui.c", "perf.burst"}),
         finding(cheap, {"ui.a", "ui.b"}),
     ]
-    assert keys(planner([big, cheap, small]).order(found)) == ["cheap", "big", "small"]
+    assert order(found) == ["cheap", "big", "small"]
 
 
 def test_equal_scores_keep_the_playbooks_order():
     first, second = entry("first", EXEC, line=10), entry("second", EXEC, line=30)
     found = [finding(second, {"ui.a"}), finding(first, {"ui.b"})]
-    assert keys(planner([first, second]).order(found)) == ["first", "second"]
+    assert order(found) == ["first", "second"]
 
 
 def test_group_by_findings_of_one_entry_are_ordered_by_their_own_gain():
     e = Entry(id="svc", name="svc", when={}, group_by=("service",), actions=UP_WAIT)
     few = finding(e, set(), {"ui.a"}, service="ui")
     many = finding(e, set(), {"api.one", "api.two", "api.deep"}, service="api")
-    assert keys(planner([e]).order([few, many])) == ["svc[service=api]", "svc[service=ui]"]
+    assert order([few, many]) == ["svc[service=api]", "svc[service=ui]"]
 
 
 # -- what must come first -------------------------------------------------------------------------------
@@ -128,14 +124,14 @@ def test_after_delays_an_entry_until_the_named_one_is_placed():
     mid = entry("mid", EXEC)  # 2 / 2
     worst = entry("worst", EDIT_UP_WAIT)  # 1 / 6
     found = [finding(best, {"ui.a", "ui.b", "ui.c"}), finding(mid, {"perf.load", "perf.burst"}), finding(worst, {"x"})]
-    assert keys(planner([best, mid, worst]).order(found)) == ["mid", "worst", "best"]
+    assert order(found) == ["mid", "worst", "best"]
 
 
 def test_the_finding_whose_checks_others_require_comes_first_even_when_it_scores_lower():
     db = entry("db-down", UP_WAIT)  # 1 / 5 = 0.2
     api = entry("api-broken", EXEC)  # 2 / 2 = 1.0: but api.one and api.deep need db.health, through api.health
     found = [finding(api, {"api.one", "api.deep"}), finding(db, {"db.health"})]
-    assert keys(planner([db, api]).order(found)) == ["db-down", "api-broken"]
+    assert order(found) == ["db-down", "api-broken"]
 
 
 def test_requires_is_followed_transitively():
@@ -144,20 +140,24 @@ def test_requires_is_followed_transitively():
     ui = entry("ui", EXEC)
     found = [finding(leaf, {"api.deep"}), finding(ui, {"ui.a"}), finding(gate, {"db.health"})]
     # ui and leaf score 0.5; leaf waits for gate (0.2), ui does not
-    assert keys(planner([gate, leaf, ui]).order(found)) == ["ui", "gate", "leaf"]
+    assert order(found) == ["ui", "gate", "leaf"]
 
 
 def test_unrelated_checks_do_not_constrain_the_order():
-    a, b = entry("a", EXEC), entry("b", UP_WAIT)
-    found = [finding(b, {"api.two"}), finding(a, {"ui.a"})]
-    assert keys(planner([a, b]).order(found)) == ["a", "b"]
+    # "ui" is unrelated to the others and goes first on its score; "leaf" must wait for "gate". Were every
+    # finding to constrain every other, all would form one cycle, placed best first: ui, leaf, gate.
+    ui = entry("ui", EXEC)  # 2 / 2 = 1.0
+    gate = entry("gate", UP_WAIT)  # 1 / 5 = 0.2, about db.health
+    leaf = entry("leaf", EXEC)  # 1 / 2 = 0.5, about api.deep, which needs db.health
+    found = [finding(leaf, {"api.deep"}), finding(gate, {"db.health"}), finding(ui, {"ui.a", "ui.b"})]
+    assert order(found) == ["ui", "gate", "leaf"]
 
 
 def test_a_cycle_of_after_still_places_every_finding_best_first():
     a = entry("a", EXEC, after=("b",))
     b = entry("b", EDIT_UP_WAIT, after=("a",))
     found = [finding(b, {"ui.a"}), finding(a, {"ui.b"})]
-    assert keys(planner([a, b]).order(found)) == ["a", "b"]
+    assert order(found) == ["a", "b"]
 
 
 def test_a_container_finding_comes_before_a_finding_on_a_check_behind_that_container():
@@ -167,7 +167,7 @@ def test_a_container_finding_comes_before_a_finding_on_a_check_behind_that_conta
         finding(behind, {"api.one", "ui.a", "ui.b"}),  # 3 / 2 = 1.5; api.one requires api.health
         finding(down, set(), {"api.health", "api.one", "api.two", "api.deep"}, service="api"),  # 4 / 5 = 0.8
     ]
-    assert keys(planner([down, behind]).order(found)) == ["down[service=api]", "behind"]
+    assert order(found) == ["down[service=api]", "behind"]
 
 
 # -- predicted rates ------------------------------------------------------------------------------------
@@ -177,22 +177,21 @@ def test_predicted_rates_are_cumulative_and_count_each_check_once():
     run = recorded(
         {"api.one": FAILED, "api.two": FAILED, "api.deep": SKIPPED, "ui.a": FAILED, "perf.load": FAILED}
     )  # 5 of 10 passed
-    p = planner([], run)
     e1, e2, e3 = entry("e1", EXEC), entry("e2", EXEC), entry("e3", EXEC)
     ordered = [
         finding(e1, {"api.one"}, {"api.one", "api.deep"}),  # +2 -> 7/10
         finding(e2, {"api.one", "api.two"}),  # api.one already counted: +1 -> 8/10
         finding(e3, {"ui.b", "ui.a"}),  # ui.b passed already: +1 -> 9/10
     ]
-    assert p.predict(ordered) == [0.7, 0.8, 0.9]
-    assert p.predict(list(reversed(ordered))) == [0.6, 0.8, 0.9]  # the same end, another path
+    assert schedule.predict(run, ordered) == [0.7, 0.8, 0.9]
+    assert schedule.predict(run, list(reversed(ordered))) == [0.6, 0.8, 0.9]  # the same end, another path
 
 
 def test_checks_that_already_pass_add_nothing_to_the_prediction():
-    p = planner([], recorded({"perf.load": FAILED}))  # 9 of 10
+    run = recorded({"perf.load": FAILED})  # 9 of 10
     e = entry("all", EXEC)
-    assert p.predict([finding(e, {c.id for c in SUITE.checks})]) == [1.0]
-    assert p.predict([finding(e, {"ui.a", "ui.b"})]) == [0.9]
+    assert schedule.predict(run, [finding(e, {c.id for c in SUITE.checks})]) == [1.0]
+    assert schedule.predict(run, [finding(e, {"ui.a", "ui.b"})]) == [0.9]
 
 
 # -- restart vs recreate ---------------------------------------------------------------------------------
@@ -211,7 +210,7 @@ def test_a_restart_after_an_env_edit_becomes_compose_up_with_the_same_arguments(
             {"wait_healthy": {"services": ["api"]}},
         ),
     )
-    specs = planner([e])._specs(finding(e, set()))
+    specs = schedule.specs(finding(e, set()))
     assert names(specs) == ["env_set", "compose_up", "wait_healthy"]
     assert specs[1] == {"compose_up": {"services": ["api"]}}
 
@@ -221,7 +220,7 @@ def test_a_compose_file_edit_also_turns_a_later_restart_into_an_up():
         "compose-edit",
         ({"compose_set": {"path": "services.api.environment.X", "value": "1"}}, {"compose_restart": {}}),
     )
-    assert names(planner([e])._specs(finding(e, set()))) == ["compose_set", "compose_up"]
+    assert names(schedule.specs(finding(e, set()))) == ["compose_set", "compose_up"]
 
 
 def test_a_restart_before_any_edit_or_after_a_command_stays_a_restart():
@@ -234,4 +233,4 @@ def test_a_restart_before_any_edit_or_after_a_command_stays_a_restart():
             {"env_set": {"file": ".env", "key": "K", "value": "v"}},
         ),
     )
-    assert names(planner([e])._specs(finding(e, set()))) == ["compose_restart", "exec", "compose_restart", "env_set"]
+    assert names(schedule.specs(finding(e, set()))) == ["compose_restart", "exec", "compose_restart", "env_set"]
