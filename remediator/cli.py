@@ -144,6 +144,12 @@ def check(
     return EXIT_OK if all_met else EXIT_NOT_MET
 
 
+LockTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout", min=0.0, help="Seconds to wait for another heal of the target to end (default: refuse)."
+    ),
+]
 PlaybooksOpt = Annotated[
     list[Path] | None, typer.Option("--playbooks", "-p", help="Playbook files or directories (default: the target's).")
 ]
@@ -235,6 +241,7 @@ def apply(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Stop after this many seconds.")] = 1800,
     as_json: JsonOpt = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write an HTML page with the trajectory.")] = None,
+    lock_timeout: LockTimeoutOpt = 0.0,
     concurrency: ConcurrencyOpt = 64,
     verbose: VerboseOpt = 0,
 ) -> int:
@@ -244,7 +251,12 @@ def apply(
     to the predicted one; a step that does not verify or lowers the rate is rolled back and not
     retried past its attempts. Without --until, every applicable finding is healed.
 
-    Exit 0 when the target is met, 1 when not, 2 on bad input, 3 when the engine is unreachable.
+    One heal per target at a time: a second apply (or watch cycle) on the same target refuses, or waits
+    --lock-timeout seconds, and says who holds the lock. A step an earlier run started and never
+    finished (the process was killed) is reported with its backups; with --yes it is put back first.
+
+    Exit 0 when the target is met, 1 when not (or when it ended lower than it started), 2 on bad input,
+    3 when the engine is unreachable, 4 when another heal of the target holds the lock.
     """
     from . import log
     from .report import emit_json, print_apply, write_html
@@ -259,6 +271,7 @@ def apply(
         fix_suite=fix_suite,
         assume_yes=yes,
         notify=_notifier(not as_json or sys.stderr.isatty()),
+        lock_timeout=lock_timeout,
     )
     doc = planner.apply(until=until, max_steps=max_steps, timeout_s=timeout).to_json()
     if report:
@@ -295,6 +308,7 @@ def watch(
         typer.Option("--breaker-window", min=1, help="Seconds in which a finding's attempts count towards its guard."),
     ] = 600.0,
     yes: YesOpt = False,
+    lock_timeout: LockTimeoutOpt = 0.0,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="At most this many steps per cycle.")] = 20,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="A cycle stops healing after this.")] = 1800,
     as_json: Annotated[

@@ -1,7 +1,8 @@
 """Errors a user can act on, each mapped to the exit code the CLI promises.
 
 Everything a user can get wrong (a bad file, a bad flag) is a ``UserError`` (exit 2); an engine or
-target that cannot be reached is ``Unreachable`` (exit 3). The CLI prints their one-line message and
+target that cannot be reached is ``Unreachable`` (exit 3); another heal of the same target holding its lock
+is ``Busy`` (exit 4). The CLI prints their one-line message and
 never a traceback for them; anything else is a bug and keeps its traceback.
 """
 
@@ -11,6 +12,7 @@ EXIT_OK = 0
 EXIT_NOT_MET = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_BUSY = 4
 
 
 class RemediatorError(Exception):
@@ -29,6 +31,12 @@ class Unreachable(RemediatorError):
     """The Docker engine, the compose CLI or a target cannot be reached."""
 
     exit_code = EXIT_UNREACHABLE
+
+
+class Busy(RemediatorError):
+    """Another heal of the same target holds its lock (``apply`` or a ``watch`` cycle): exit 4."""
+
+    exit_code = EXIT_BUSY
 
 
 class Location:

@@ -80,17 +80,42 @@ class Meter:
             self._diagnosed = (run, facts, diagnose(self.entries, facts, Evaluator(facts, self.stack.probe)))
         return self._diagnosed[1], self._diagnosed[2]
 
+    def wait_ready(self, services: set[str], deadline: float, limit_s: float) -> set[str]:
+        """Wait (bounded) until every one of ``services`` is ready (``readiness``); returns those without
+        a healthcheck, whose readiness the checks themselves must then confirm (``settle``'s ``stable``).
+        Says what it waits on, by service and for how long."""
+        if not services:
+            return set()
+        clock = self.stack.clock
+        started = clock.monotonic()
+        end = min(deadline, started + limit_s)
+        told = -10.0
+        while True:
+            waiting, checked = self.stack.readiness(services)
+            now = clock.monotonic()
+            if not waiting or now >= end:
+                return services - checked
+            if now - told >= 2.0:
+                told = now
+                what = "; ".join(f"{s}: {why}" for s, why in waiting.items())
+                self.notify(f"  waiting {now - started:.0f} s for {what}")
+            clock.sleep(0.2)
+
     def settle(
-        self, only: set[str] | None, done: Callable[[Run], bool], deadline: float, settle_s: float
+        self, only: set[str] | None, done: Callable[[Run], bool], deadline: float, settle_s: float, stable: bool = False
     ) -> tuple[Run, bool]:
         """Re-test ``only`` (None: every check) until ``done`` says the step has taken effect, or the
         settle time runs out: polling a partial run beats a fixed sleep, and a step that never takes
-        effect costs at most ``settle_s``."""
+        effect costs at most ``settle_s``. ``stable``: the result must also be the same twice in a row
+        (a service without a healthcheck may answer a moment before it is really up, or after)."""
         clock = self.stack.clock
         end = min(deadline, clock.monotonic() + settle_s)
+        last: list[tuple[str, str]] | None = None
         while True:
             run = self.test(only)
-            ok = done(run)
-            if ok or clock.monotonic() >= end:
-                return run, ok
-            clock.sleep(0.25)
+            seen = [(r.id, r.status) for r in run.results if only is None or r.id in only]
+            effect = done(run)
+            if (effect and (not stable or seen == last)) or clock.monotonic() >= end:
+                return run, effect
+            clock.sleep(0.1 if effect else 0.25)  # took effect once: confirm it soon
+            last = seen

@@ -31,6 +31,7 @@ class Step:
     reason: str = ""
     attempt: int = 1
     duration_s: float = 0.0
+    blocked_by: str = ""  # the container of a dependency that kept the step's compose action from starting
 
     @property
     def kept(self) -> bool:
@@ -54,6 +55,7 @@ class Step:
                 "reason": self.reason,
                 "attempt": self.attempt,
                 "duration_s": round(self.duration_s, 2),
+                **({"blocked_by": self.blocked_by} if self.blocked_by else {}),
             }
         )
 
@@ -100,6 +102,8 @@ class ApplyResult:
     excluded: dict[str, str]
     test_runs: int
     run_id: str
+    fell: list[str] = field(default_factory=list)  # checks that passed at the start and not at the end
+    interrupted: dict[str, Any] | None = None  # an earlier run's step that never finished
 
     @property
     def final_rate(self) -> float:
@@ -128,5 +132,7 @@ class ApplyResult:
                 "checks": self.final.to_json(),
                 "test_runs": self.test_runs,
                 "run_id": self.run_id,
+                "fell": list(self.fell),
+                "interrupted": self.interrupted,
             }
         )

@@ -19,14 +19,15 @@ from collections.abc import Callable
 
 from . import schedule, suitepatch
 from .actions import new_run_id
+from .backends.lock import heal_lock
 from .diagnosis import Finding
 from .facts import Facts
 from .guards import Guards
-from .journal import Journal, journal_path
+from .journal import Journal, journal_path, target_base
 from .measure import Meter
 from .model import Entry, Suite, Target
 from .outcomes import ApplyResult, PlanResult, Step
-from .results import Run
+from .results import PASSED, Run
 from .stack import LiveStack, Stack
 from .step import Transaction
 
@@ -54,8 +55,9 @@ class Planner:
         settle_s: float = 60.0,
         guards: Guards | None = None,
         notify: Notify | None = None,
+        lock_timeout: float = 0.0,
     ) -> None:
-        self.target, self.fix_suite, self.assume_yes = target, fix_suite, assume_yes
+        self.target, self.fix_suite, self.assume_yes, self.lock_timeout = target, fix_suite, assume_yes, lock_timeout
         self.notify = notify or (lambda _msg: None)
         self.stack = stack or LiveStack(target, concurrency)
         self.meter = Meter(self.stack, suite, entries, self.notify)
@@ -84,17 +86,26 @@ class Planner:
     ) -> ApplyResult:
         """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left.
 
-        ``initial_run``: a whole run just measured by the caller (``watch``), the starting point.
+        ``initial_run``: a whole run just measured by the caller (``watch``), the starting point. Holds
+        the target's heal lock throughout (``Busy`` when another heal holds it past ``lock_timeout``).
         """
+        with heal_lock(target_base(self.target), self.target.name, self.lock_timeout, self.notify):
+            return self._apply(until, max_steps, timeout_s, initial_run, run_id or new_run_id())
+
+    def _apply(
+        self, until: float | None, max_steps: int, timeout_s: float, initial_run: Run | None, run_id: str
+    ) -> ApplyResult:
         clock, meter, guards = self.stack.clock, self.meter, self.guards
         deadline = clock.monotonic() + timeout_s
-        run_id = run_id or new_run_id()
         journal = Journal(journal_path(self.target), run_id)
+        interrupted = self._interrupted(journal)
         run = meter.start(initial_run)
-        initial = run.rate
+        first = run
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
         target_rate = 1.0 if until is None else until
         steps: list[Step] = []
+        touched: set[str] = set()
+        blockers: set[str] = set()
         while True:
             if until is not None and run.rate >= until:
                 stop_reason = f"target {until:.0%} met"
@@ -111,33 +122,66 @@ class Planner:
             if not candidates:
                 stop_reason = "nothing applicable is left"
                 break
-            finding = schedule.order(candidates, meter.suite.by_id())[0]
+            ordered = schedule.order(candidates, meter.suite.by_id())
+            # a dependency that kept an earlier step from starting comes first
+            finding = next((f for f in ordered if _about(f, blockers, facts)), ordered[0])
             predicted = schedule.predict(run, [finding])[0]
             clock.sleep(min(guards.cooldown_left(finding.key, finding.entry.cooldown), deadline - clock.monotonic()))
             step = Step(finding, predicted, rate_before=run.rate, attempt=guards.record(finding.key))
             self.notify(f"step {len(steps) + 1}: {finding.entry.name} [{finding.key}]")
             started = clock.monotonic()
-            run = self._take(finding, step, facts, deadline, f"{run_id}-step{len(steps) + 1}", target_rate)
+            step_run_id = f"{run_id}-step{len(steps) + 1}"
+            journal.write({"event": "started", "step_run_id": step_run_id, "key": finding.key})
+            run = self._take(finding, step, facts, deadline, step_run_id, target_rate)
             step.duration_s, step.rate_after = clock.monotonic() - started, run.rate
             steps.append(step)
-            journal.write(step.to_json())
+            touched |= schedule.services_touched(schedule.specs(finding), facts, finding.vars)
+            journal.write({"event": "finished", "step_run_id": step_run_id, **step.to_json()})
             self.notify(f"  {step.status}: rate {step.rate_before:.1%} -> {run.rate:.1%} (predicted {predicted:.1%})")
-            if step.status in ("failed", "rolled back") and step.attempt >= finding.entry.max_attempts:
+            if step.blocked_by:
+                blockers.add(step.blocked_by)
+                guards.excluded[finding.key] = f"waits for {step.blocked_by}, which did not start: {step.reason}"
+            elif step.status in ("failed", "rolled back") and step.attempt >= finding.entry.max_attempts:
                 guards.excluded[finding.key] = f"did not help in {step.attempt} attempt(s): {step.reason}"
             elif step.kept:
                 guards.succeeded.add(finding.key)
-        # The reported rate is measured whole, not pieced together from partial re-tests: the latest run
-        # when it was whole and nothing acted since (no step, or a kept step that re-tested everything).
+        # The reported rate is measured whole, not pieced together from partial re-tests, once what the heal
+        # touched is ready: the latest run when it was whole and nothing acted since, else a new one.
+        if not meter.whole:
+            meter.wait_ready(touched, deadline + 60, 60)
         final = run if meter.whole else meter.test()
         if until is not None and final.rate < until <= run.rate:
             stop_reason += f"; the full re-run measured {final.rate:.1%}"
+        fell = _fell(first, final)
+        if final.rate < first.rate:
+            stop_reason += f"; ended lower than it started: {', '.join(fell)} fell and could not be restored"
         _, left = meter.diagnosis()
         remaining = actionable(left, False)
-        met = final.rate >= target_rate and (until is not None or not remaining)
+        met = final.rate >= target_rate and final.rate >= first.rate and (until is not None or not remaining)
         return ApplyResult(
-            self.target.name, initial, final, target_rate, met, stop_reason, steps, self._suite_findings(left),
-            remaining, _diagnoses(left), dict(guards.excluded), meter.runs, run_id,
+            self.target.name, first.rate, final, target_rate, met, stop_reason, steps, self._suite_findings(left),
+            remaining, _diagnoses(left), dict(guards.excluded), meter.runs, run_id, fell, interrupted,
         )  # fmt: skip
+
+    def _interrupted(self, journal: Journal) -> dict[str, object] | None:
+        """An earlier run's step that started and never finished: say so; with ``--yes``, put back the
+        files it changed (from its backups) before anything else."""
+        step = journal.interrupted()
+        if step is None:
+            return None
+        info = step.to_json()
+        where = ", ".join(info["files"]) or "no file backed up"
+        if self.assume_yes:
+            restored = journal.recover(step)
+            info["recovered"] = [str(p) for p in restored]
+            self.notify(f"the last run was interrupted at {step.finding} ({step.time}); put back: {where}")
+        else:
+            info["recovered"] = []
+            self.notify(
+                f"the last run was interrupted at {step.finding} ({step.time}); the originals of {where} are in "
+                f"{', '.join(info['backups']) or 'no backup'}; run again with --yes to put them back first"
+            )
+        return info
 
     def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str, target: float) -> Run:
         """Run one step: ask first where the entry says so, patch the suite, or act on the stack."""
@@ -154,6 +198,18 @@ class Planner:
 
     def _suite_findings(self, findings: list[Finding]) -> list[dict[str, object]]:
         return suitepatch.described(self.meter.suite, [f for f in findings if f.entry.suite])
+
+
+def _about(finding: Finding, containers: set[str], facts: Facts) -> bool:
+    """The finding names the service of one of these containers."""
+    service = finding.vars.get("service")
+    return bool(service) and any(st.name in containers for s, st in facts.containers.items() if s == service)
+
+
+def _fell(first: Run, final: Run) -> list[str]:
+    """Checks that passed in the first run and not in the final one."""
+    was = {r.id for r in first.results if r.status == PASSED}
+    return sorted(r.id for r in final.results if r.id in was and r.status != PASSED)
 
 
 def _diagnoses(findings: list[Finding]) -> list[Finding]:

@@ -18,6 +18,7 @@ from .context import base_context
 from .facts import Facts, gather, render_probes
 from .model import Check, Target
 from .probes import Outcome, probe_for, run_with
+from .readiness import has_healthcheck, waiting_on
 from .results import Run
 from .runner import RunState, run_checks
 
@@ -45,6 +46,21 @@ class Stack(Protocol):
 
     def starting(self) -> list[str]:
         """Services whose container is running but still in its health start period."""
+        ...
+
+    def readiness(self, services: set[str]) -> tuple[dict[str, str], set[str]]:
+        """What each of ``services`` still waits for (``readiness.waiting_on``; absent when ready), and
+        which of them have a healthcheck."""
+        ...
+
+    def running(self, services: set[str]) -> set[str]:
+        """Which of ``services`` have a running container now."""
+        ...
+
+    def start_as_before(self, services: set[str]) -> str:
+        """Start these services' containers on the config as it is now, without waiting for their
+        dependencies (``up --no-deps``): what a rollback needs to leave running what was running.
+        Returns compose's error line, or "" when it worked."""
         ...
 
     def context(self, captures: Mapping[str, Any], run_id: str) -> ActionContext:
@@ -92,10 +108,29 @@ class LiveStack:
         return run_with(self.target, main, engine=self.engine)
 
     def starting(self) -> list[str]:
+        return sorted(s for s, st in self._states().items() if st.state == "running" and st.health == "starting")
+
+    def readiness(self, services: set[str]) -> tuple[dict[str, str], set[str]]:
+        states = self._states()
+        waiting = {s: why for s in sorted(services) if (why := waiting_on(states.get(s)))}
+        return waiting, {s for s in services if has_healthcheck(states.get(s))}
+
+    def running(self, services: set[str]) -> set[str]:
+        states = self._states()
+        return {s for s in services if s in states and states[s].state == "running"}
+
+    def start_as_before(self, services: set[str]) -> str:
+        if not services or self.target.compose is None:
+            return ""
+        from .backends.compose import Compose
+
+        proc = Compose(self.target.compose, self.target.docker).up(sorted(services), no_deps=True, timeout=120)
+        return "" if proc.ok else proc.error_line()
+
+    def _states(self) -> dict[str, Any]:
         if self.target.compose is None:
-            return []
-        states = by_service(self.engine.containers(self.target.compose.project))
-        return sorted(s for s, st in states.items() if st.state == "running" and st.health == "starting")
+            return {}
+        return by_service(self.engine.containers(self.target.compose.project))
 
     def context(self, captures: Mapping[str, Any], run_id: str) -> ActionContext:
         return ActionContext.for_target(self.target, captures=captures, run_id=run_id, engine=self.engine)

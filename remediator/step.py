@@ -4,23 +4,39 @@ edited is put back and its compose actions re-run on the restored config."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from . import schedule, suitepatch
 from .actions import Action, ActionContext, build_action
 from .diagnosis import Finding
+from .errors import UserError
 from .facts import Facts
 from .measure import Meter
 from .outcomes import Step
 from .results import PASSED, Run
 from .stack import Stack
 
+_DEPENDENCY = re.compile(r"dependency failed to start: container (\S+) (?:is unhealthy|exited)")
+
 
 def actions_of(finding: Finding) -> list[Action]:
     """The actions a finding's step runs, in order (a restart after an edit becomes an up)."""
     where = f"{finding.entry.where or finding.entry.id}: {finding.entry.id}"
     return [build_action(spec, where=where) for spec in schedule.specs(finding)]
+
+
+def _fell(before: Run, after: Run, among: set[str]) -> list[str]:
+    """Checks of ``among`` that passed before and do not now."""
+    was = {r.id for r in before.results if r.status == PASSED and r.id in among}
+    return sorted(r.id for r in after.results if r.id in was and r.status != PASSED)
+
+
+def failed_dependency(message: str) -> str | None:
+    """The container a compose failure names as the dependency that did not start, if that was why."""
+    match = _DEPENDENCY.search(message)
+    return match.group(1) if match else None
 
 
 def verified(meter: Meter, finding: Finding, run: Run) -> bool:
@@ -45,55 +61,90 @@ class Transaction:
         return self.stack.context({**self.meter.captures, **finding.vars}, run_id)
 
     def take(self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str, whole: bool) -> Run:
-        """Act, re-test what the step can have affected (everything when ``whole``), keep or roll back.
+        """Act, wait until what the step touched is ready, re-test what it can have affected (everything
+        when ``whole``), then keep it or roll it back. ``run_id`` names this step's backups, so a
+        rollback undoes this step only.
 
-        ``run_id`` names this step's backups, so a rollback undoes this step only."""
+        Kept: it verified, and none of its affected checks that passed before fails (measured once more
+        before deciding: a flicker is not the step's fault). Otherwise every file it edited is put back,
+        its compose actions re-run on the restored config, and every container it touched that was
+        running before is running again."""
         meter = self.meter
         before = meter.measured()
+        services = schedule.services_touched(schedule.specs(finding), facts, finding.vars)
+        was_running = self.stack.running(services)
+        was_ready = services - set(self.stack.readiness(services)[0]) if services else set()
         ctx = self.context(finding, run_id)
-        actions = actions_of(finding)
+        done, failed = self._act(finding, step, ctx)
+        meter.acted()
+        step_checks = set(finding.entry.verify or ()) | set(finding.explains)
+        only = schedule.affected(meter.suite.checks, step_checks, services, facts)
+        if failed and not any(a.reversible for a in done[:-1]):
+            step.status = "failed"  # nothing was changed before the failing action: nothing to undo
+            self._restore(was_running, step)
+            return before
+        run = before
+        if not failed:
+            # one settle time for both: waiting until ready, then until the checks show the effect
+            settle_end = min(deadline, self.stack.clock.monotonic() + self.settle_s)
+            unchecked = meter.wait_ready(services, settle_end, self.settle_s)
+            retest = None if whole else only
+            run, step.verified = meter.settle(
+                retest, lambda r: verified(meter, finding, r), settle_end, self.settle_s, stable=bool(unchecked)
+            )
+            fell = _fell(before, run, only)
+            if fell and step.verified:
+                run = meter.test(retest)  # once more before blaming the step
+                step.verified, fell = verified(meter, finding, run), _fell(before, run, only)
+            if step.verified and not fell:
+                step.status = "changed" if any(a["result"] == "changed" for a in step.actions) else "ok"
+                return run
+            if not step.reason:
+                step.reason = (
+                    f"checks that passed before fail now: {', '.join(fell)}"
+                    if fell
+                    else "the step did not take effect: "
+                    + (
+                        "verify checks " + ", ".join(finding.entry.verify)
+                        if finding.entry.verify
+                        else "the finding still matches"
+                    )
+                )
+        was_passing = {r.id for r in before.results if r.status == PASSED and r.id in only}
+        self.rollback(done, ctx, step)
+        self._restore(was_running, step)
+        settle_end = min(deadline, self.stack.clock.monotonic() + self.settle_s)
+        meter.wait_ready(was_ready, settle_end, self.settle_s)
+        run, _ = meter.settle(
+            only, lambda r: all(x.status == PASSED for x in r.results if x.id in was_passing), settle_end, self.settle_s
+        )
+        step.status = "rolled back"
+        return run
+
+    def _act(self, finding: Finding, step: Step, ctx: ActionContext) -> tuple[list[Action], bool]:
+        """Run the finding's actions in order until one fails; record each."""
         done: list[Action] = []
-        failed = False
-        for action in actions:
+        for action in actions_of(finding):
             result = self.stack.act(action, ctx)
             step.record(action.name, result.status, result.message, result.diff)
             done.append(action)
             if result.status == "failed":
-                failed, step.reason = True, f"{action.name}: {result.message}"
-                break
-        meter.acted()
-        if failed and not any(a.reversible for a in done[:-1]):
-            step.status = "failed"  # nothing was changed before the failing action: nothing to undo
-            return before
-        services = schedule.services_touched(schedule.specs(finding), facts, finding.vars)
-        step_checks = set(finding.entry.verify or ()) | set(finding.explains)
-        only = schedule.affected(meter.suite.checks, step_checks, services, facts)
-        run = before
-        if not failed:
-            retest = None if whole else only
-            run, step.verified = meter.settle(retest, lambda r: verified(meter, finding, r), deadline, self.settle_s)
-        worse = run.rate < before.rate
-        if not (failed or not step.verified or worse):
-            step.status = "changed" if any(a["result"] == "changed" for a in step.actions) else "ok"
-            return run
-        if not step.reason:
-            step.reason = (
-                "the rate fell"
-                if worse
-                else "the step did not take effect: "
-                + (
-                    "verify checks " + ", ".join(finding.entry.verify)
-                    if finding.entry.verify
-                    else "the finding still matches"
-                )
-            )
-        was_passing = {r.id for r in before.results if r.status == PASSED and r.id in only}
-        self.rollback(done, ctx, step)
-        run, _ = meter.settle(
-            only, lambda r: all(x.status == PASSED for x in r.results if x.id in was_passing), deadline, self.settle_s
-        )
-        step.status = "rolled back"
-        return run
+                step.reason = f"{action.name}: {result.message}"
+                blocked = failed_dependency(result.message)
+                if blocked:
+                    step.blocked_by = blocked
+                return done, True
+        return done, False
+
+    def _restore(self, was_running: set[str], step: Step) -> None:
+        """Start again, on the config as it now is, what was running before the step and is not now."""
+        stopped = was_running - self.stack.running(was_running)
+        if not stopped:
+            return
+        error = self.stack.start_as_before(stopped)
+        step.record("restore", "failed" if error else "changed", error or f"started {', '.join(sorted(stopped))} again")
+        if error:
+            step.reason += f"; could not start {', '.join(sorted(stopped))} again: {error}"
 
     def rollback(self, done: list[Action], ctx: ActionContext, step: Step) -> None:
         """Put back every file the step edited, then re-run its compose and wait actions on the restored
@@ -134,7 +185,14 @@ class Transaction:
         out: list[Mapping[str, Any]] = []
         edits = False
         for action in actions_of(finding):
-            ins = self.stack.inspect(action, ctx)
+            try:
+                ins = self.stack.inspect(action, ctx)
+            except UserError as exc:  # an unhealthy stack is what plan is for: show it, go on
+                out.append(
+                    {"action": action.name, "would_change": True, "summary": f"not simulated: {exc}", "diff": "",
+                     "simulated": False}
+                )  # fmt: skip
+                continue
             item = {
                 "action": action.name,
                 "would_change": ins.would_change,

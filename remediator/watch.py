@@ -26,7 +26,7 @@ from typing import Any
 
 from .actions import new_run_id
 from .backends.engine import ONEOFF, SERVICE, Engine
-from .errors import Unreachable
+from .errors import Busy, Unreachable
 from .planner import Planner
 from .secrets import MASKER
 
@@ -251,6 +251,8 @@ class Watcher:
                     suite_findings=[f["key"] for f in result.suite_findings],
                     remaining_failures=result.failing,
                 )
+        except Busy as exc:  # another heal holds the target: this cycle leaves it to that one
+            record.update(met=False, healed=False, steps=[], error=str(exc))
         except Unreachable as exc:
             if number == 1:
                 raise

@@ -16,6 +16,7 @@ from typing import Any
 from remediator import templating
 from remediator.actions import Action, ActionResult, Inspection
 from remediator.backends.engine import ContainerState
+from remediator.errors import UserError
 from remediator.facts import Facts, RecordedLogs
 from remediator.model import Check, Entry, Suite
 from remediator.probes import Outcome
@@ -52,6 +53,7 @@ class World:
     running: set[str] = field(default_factory=set)
     services: tuple[str, ...] = ()
     unstartable: set[str] = field(default_factory=set)
+    healthchecked: set[str] = field(default_factory=set)
     depends_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -79,6 +81,7 @@ class RecordedStack:
         self.starting_for: list[list[str]] = []  # what starting() answers, one item per call
         self.fail_actions: dict[str, str] = {}  # action name -> the message it fails with
         self.probe_answers: dict[str, bool] = {}
+        self.cannot_simulate: dict[str, str] = {}  # action name -> why its inspection fails
 
     # -- measuring and observing -----------------------------------------------------------------
 
@@ -129,6 +132,20 @@ class RecordedStack:
         self.log.append(("starting",))
         return self.starting_for.pop(0) if self.starting_for else []
 
+    def readiness(self, services: set[str]) -> tuple[dict[str, str], set[str]]:
+        w = self.world
+        waiting = {s: "exited" for s in sorted(services) if s in w.services and s not in w.running}
+        return waiting, {s for s in services if s in w.healthchecked}
+
+    def running(self, services: set[str]) -> set[str]:
+        return {s for s in services if s in self.world.running}
+
+    def start_as_before(self, services: set[str]) -> str:
+        self.log.append(("start_as_before", sorted(services)))
+        refused = services & self.world.unstartable
+        self.world.running |= services - refused
+        return f"{sorted(refused)[0]} did not start" if refused else ""
+
     # -- acting ----------------------------------------------------------------------------------
 
     def context(self, captures: Mapping[str, Any], run_id: str) -> Any:
@@ -137,6 +154,8 @@ class RecordedStack:
     def inspect(self, action: Action, ctx: Any) -> Inspection:
         args = templating.render(action.args, ctx.template)
         self.log.append(("inspect", action.name, args))
+        if action.name in self.cannot_simulate:
+            raise UserError(self.cannot_simulate[action.name])
         return Inspection(action.name, True, f"would {action.name} {args}")
 
     def act(self, action: Action, ctx: Any, how: str = "apply") -> ActionResult:

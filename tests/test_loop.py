@@ -62,8 +62,10 @@ def test_a_fix_is_taken_verified_kept_and_journalled(token_stack: RecordedStack,
     assert result.initial_rate == 0.25 and result.final_rate == 0.75 and result.met
     assert result.stop_reason == "target 75% met"
     assert token_stack.world.env["TOKEN"] == "good"
-    journal = (tmp_path / ".remediate" / "journal.jsonl").read_text().splitlines()
-    assert [json.loads(line)["finding"]["key"] for line in journal] == ["token"]
+    journal = [json.loads(line) for line in (tmp_path / ".remediate" / "journal.jsonl").read_text().splitlines()]
+    step_id = f"{result.run_id}-step1"
+    assert [(r["event"], r["step_run_id"]) for r in journal] == [("started", step_id), ("finished", step_id)]
+    assert journal[0]["key"] == journal[1]["finding"]["key"] == "token"
 
 
 def test_the_retest_repeats_only_the_affected_checks_and_reuses_the_rest(
@@ -122,7 +124,8 @@ def test_a_fix_that_lowers_the_rate_is_rolled_back_even_though_it_verified(tmp_p
     )
     result = planner(stack, [entry("token", TOKEN_BAD, SET_GOOD, max_attempts=1)], tmp_path).apply(until=1.0)
     assert [s.status for s in result.steps] == ["rolled back"]
-    assert result.steps[0].verified is True and result.steps[0].reason == "the rate fell"
+    assert result.steps[0].verified is True
+    assert result.steps[0].reason == "checks that passed before fail now: api.legacy1, api.legacy2"
     assert stack.world.env["TOKEN"] == "bad" and result.final_rate == pytest.approx(2 / 3)
 
 
@@ -295,3 +298,109 @@ def test_plan_and_apply_take_the_same_first_step(tmp_path: Path) -> None:
     result = planner(build(), fixes, tmp_path).apply(until=1.0)
     assert [s.finding.key for s in plan.steps] == [s.finding.key for s in result.steps] == ["B", "A"]
     assert [s.predicted_rate for s in plan.steps] == [s.rate_after for s in result.steps]
+
+
+def test_plan_shows_a_step_it_cannot_simulate_and_goes_on(tmp_path: Path) -> None:
+    stack = RecordedStack(World(services=("api",)), [check("api.up", lambda w: "api" in w.running, service="api")])
+    stack.cannot_simulate["compose_up"] = "dependency failed to start: container p-db-1 is unhealthy"
+    down = entry("down", {"container": {"state": "exited"}}, {"compose_up": {"services": ["api"]}})
+    plan = planner(stack, [down], tmp_path).plan()
+    [item] = plan.steps[0].actions
+    assert item["simulated"] is False and item["summary"].startswith("not simulated: dependency failed")
+    assert plan.to_json()["steps"][0]["predicted_rate"] == 1.0
+
+
+# -- never worse -----------------------------------------------------------------------------------------
+
+
+def test_a_failed_step_starts_again_what_it_stopped(tmp_path: Path) -> None:
+    stack = RecordedStack(
+        World(env={"TOKEN": "bad"}, services=("api",), running={"api"}),
+        [check("api.call", lambda w: token_ok(w) and "api" in w.running)],
+    )
+
+    def act(action: Any, ctx: Any, how: str = "apply") -> Any:  # compose stops api, then fails
+        if action.name == "compose_up" and how == "apply":
+            stack.world.running.discard("api")
+            from remediator.actions import ActionResult
+
+            return ActionResult(
+                "compose_up", "failed", "compose up failed: dependency failed to start: container p-db-1 is unhealthy"
+            )
+        return RecordedStack.act(stack, action, ctx, how)
+
+    stack.act = act  # type: ignore[method-assign]
+    e = entry("token", TOKEN_BAD, SET_GOOD, {"compose_up": {"services": ["api"]}})
+    result = planner(stack, [e], tmp_path).apply(until=1.0)
+    step = result.steps[0]
+    assert step.status == "rolled back" and step.blocked_by == "p-db-1"
+    assert "api" in stack.world.running and stack.world.env["TOKEN"] == "bad"  # as it was found
+    assert ("start_as_before", ["api"]) in stack.log
+    assert result.excluded["token"].startswith("waits for p-db-1")
+    assert len(result.steps) == 1  # not retried blindly
+
+
+def test_apply_that_ends_lower_than_it_started_says_which_checks_fell(tmp_path: Path) -> None:
+    stack = RecordedStack(
+        World(env={"TOKEN": "bad"}, services=("api",), running={"api"}),
+        [check("api.call", token_ok), check("api.alive", lambda w: "api" in w.running, service="api")],
+    )
+    stack.world.unstartable.add("api")
+
+    def act(action: Any, ctx: Any, how: str = "apply") -> Any:
+        if action.name == "compose_up":
+            stack.world.running.discard("api")
+        return RecordedStack.act(stack, action, ctx, how)
+
+    stack.act = act  # type: ignore[method-assign]
+    e = entry("token", TOKEN_BAD, SET_GOOD, {"compose_up": {"services": ["api"]}}, max_attempts=1)
+    result = planner(stack, [e], tmp_path).apply(until=1.0)
+    assert result.final_rate < result.initial_rate and not result.met
+    assert result.fell == ["api.alive"]
+    assert "ended lower than it started: api.alive fell" in result.stop_reason
+    assert "could not start api again" in result.steps[0].reason
+
+
+# -- one heal at a time, and a journal written ahead ----------------------------------------------------
+
+
+def test_a_second_heal_of_the_same_target_is_refused_naming_the_holder(
+    token_stack: RecordedStack, tmp_path: Path
+) -> None:
+    from remediator.backends.lock import heal_lock
+    from remediator.errors import Busy
+
+    with heal_lock(tmp_path, "recorded"), pytest.raises(Busy, match=r"being healed by pid \d+"):
+        planner(token_stack, [entry("token", TOKEN_BAD, SET_GOOD)], tmp_path).apply(until=1.0)
+    assert applied(token_stack) == []
+    assert planner(token_stack, [entry("token", TOKEN_BAD, SET_GOOD)], tmp_path).apply(until=0.75).met  # free again
+
+
+def test_an_interrupted_step_is_reported_and_put_back_with_yes(token_stack: RecordedStack, tmp_path: Path) -> None:
+    from remediator.backends import files
+    from remediator.journal import Journal
+
+    env = tmp_path / ".env"
+    env.write_text("TOKEN=bad\n")
+    files.edit(env, lambda _old: b"TOKEN=half-done\n", "r0-step1")  # what a killed step left
+    Journal(tmp_path / ".remediate" / "journal.jsonl", "r0").write(
+        {"event": "started", "step_run_id": "r0-step1", "key": "token"}
+    )
+    seen = planner(token_stack, [], tmp_path).apply(until=0.1)
+    assert seen.interrupted is not None and seen.interrupted["files"] == [str(env)]
+    assert seen.interrupted["recovered"] == [] and env.read_text() == "TOKEN=half-done\n"
+    fixed = planner(token_stack, [], tmp_path, assume_yes=True).apply(until=0.1)
+    assert fixed.interrupted is not None and fixed.interrupted["recovered"] == [str(env)]
+    assert env.read_text() == "TOKEN=bad\n"
+    assert planner(token_stack, [], tmp_path).apply(until=0.1).interrupted is None  # recovered: not offered again
+
+
+def test_a_torn_last_journal_line_is_skipped(tmp_path: Path) -> None:
+    from remediator.journal import Journal
+
+    journal = Journal(tmp_path / "journal.jsonl", "r1")
+    journal.write({"event": "started", "step_run_id": "r1-step1", "key": "k"})
+    with journal.path.open("a") as fh:
+        fh.write('{"event": "finished", "step_ru')
+    assert [r["event"] for r in journal.records()] == ["started"]
+    assert journal.interrupted() is not None

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from ..backends.engine import ContainerState
+from ..readiness import waiting_on
 from .base import Action, ActionContext, ActionResult, Inspection
 
 
@@ -86,20 +87,19 @@ class ComposeRecreate(Action):
         return self.result("changed", f"recreated {', '.join(services) or 'all services'}", seconds=proc.duration_s)
 
 
-def _healthy(c: ContainerState | None) -> bool:
-    """Healthy, or running when the service has no healthcheck."""
-    return c is not None and c.state == "running" and c.health in ("healthy", "none")
-
-
 def _describe(c: ContainerState | None) -> str:
     if c is None:
         return "no container"
     last = c.health_log[-1].get("Output", "").strip().splitlines()[-1:] if c.health_log else []
-    return f"{c.state}/{c.health}" + (f" (last check: {last[0][:160]})" if last else "")
+    return waiting_on(c) + (f" (last check: {last[0][:160]})" if last else "")
 
 
 class WaitHealthy(Action):
-    """Wait until services are healthy; an exited container fails fast once the start period is over."""
+    """Wait until services are ready (``readiness``: healthy by their healthcheck, else their published
+    ports accept connections). ``start_period`` counts from the start of the wait, whether the container
+    runs or not: within it an exited or unhealthy container is waited for (it may be restarting, or its
+    first checks may fail while it warms up); after it, either fails at once instead of at the timeout.
+    Without a start period an exited container fails at once and an unhealthy one is waited for."""
 
     name = "wait_healthy"
 
@@ -112,7 +112,7 @@ class WaitHealthy(Action):
 
     def _inspect(self, ctx: ActionContext, args: dict[str, Any]) -> Inspection:
         states = self._states(ctx, self._services(ctx, args))
-        waiting = {s: _describe(c) for s, c in states.items() if not _healthy(c)}
+        waiting = {s: _describe(c) for s, c in states.items() if waiting_on(c)}
         summary = f"would wait for {', '.join(waiting)}" if waiting else "all services healthy"
         return Inspection(self.name, bool(waiting), summary, evidence={"not_healthy": waiting})
 
@@ -123,15 +123,17 @@ class WaitHealthy(Action):
         started, waited = time.monotonic(), False
         while True:
             states = self._states(ctx, services)
-            bad = {s: c for s, c in states.items() if not _healthy(c)}
+            bad = {s: c for s, c in states.items() if waiting_on(c)}
             elapsed = time.monotonic() - started
             if not bad:
                 status = "changed" if waited else "ok"
-                return self.result(status, f"healthy after {elapsed:.1f} s", seconds=round(elapsed, 2))
+                return self.result(status, f"ready after {elapsed:.1f} s", seconds=round(elapsed, 2))
             dead = [s for s, c in bad.items() if c is None or c.state in ("exited", "dead")]
+            if start_period:  # a start period given: past it, an unhealthy container fails too
+                dead += [s for s, c in bad.items() if c is not None and c.health == "unhealthy"]
             if elapsed >= timeout or (dead and elapsed >= start_period):
                 reasons = {s: _describe(c) for s, c in bad.items()}
                 why = "; ".join(f"{s}: {r}" for s, r in reasons.items())
-                return self.result("failed", f"not healthy after {elapsed:.1f} s: {why}", not_healthy=reasons)
+                return self.result("failed", f"not ready after {elapsed:.1f} s: {why}", not_healthy=reasons)
             waited = True
             time.sleep(interval)

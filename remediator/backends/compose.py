@@ -37,6 +37,8 @@ _ENGINE_DOWN = re.compile(
 _PROGRESS = r"^\s*{prefix}Container\s+(\S+)\s+(\w+)"
 _DRY = re.compile(_PROGRESS.format(prefix=r"DRY-RUN MODE -\s+"), re.MULTILINE)
 _DONE = re.compile(_PROGRESS.format(prefix=""), re.MULTILINE)  # what a real ``up`` reports
+_PROGRESS_LINE = re.compile(r"^(Container|Network|Volume|Image)\s+\S+\s+\w+$")
+_ERROR_WORDS = re.compile(r"error|failed|unhealthy|allocated|denied|not found|no such|invalid|refused|exited", re.I)
 
 _VERBS = {
     "Recreate": "recreate",
@@ -67,12 +69,12 @@ class Proc:
         return self.returncode == 0
 
     def error_line(self) -> str:
-        """Compose's first meaningful error line (its stderr, else stdout)."""
-        for text in (self.stderr, self.stdout):
-            for line in text.splitlines():
-                if line.strip() and "DRY-RUN MODE" not in line:
-                    return line.strip()
-        return f"exited {self.returncode}"
+        """The line that carries compose's error ("dependency failed to start: ...", "port is already
+        allocated", an OCI runtime error), never a progress line ("Container x  Running")."""
+        lines = [ln.strip() for text in (self.stderr, self.stdout) for ln in text.splitlines() if ln.strip()]
+        said = [ln for ln in lines if "DRY-RUN MODE" not in ln and not _PROGRESS_LINE.match(ln)]
+        errors = [ln for ln in said if _ERROR_WORDS.search(ln)]
+        return (errors or said or [f"exited {self.returncode}"])[0]
 
 
 @cache
@@ -136,6 +138,7 @@ class Compose:
         """Run one compose command; engine-down and missing-binary become ``Unreachable``."""
         # ``files`` replaces the project's files for this call: a candidate edit is validated this way
         bound = self if files is None else Compose(replace(self.project, files=files), self.endpoint)
+        _must_exist(bound.project)
         argv = bound.argv(*args)
         limit = timeout or self.timeout
         started = time.monotonic()
@@ -196,8 +199,7 @@ class Compose:
         """What a real ``up`` did to each service's container, from its own output (no extra calls)."""
         plan: dict[str, str] = {}
         for name, verb in _DONE.findall(proc.stdout + proc.stderr):
-            match = re.fullmatch(rf"{re.escape(self.project.project)}[-_](.+)[-_]\d+", name)
-            service, step = (match.group(1) if match else name), _VERBS.get(verb)
+            service, step = _default_service(name, self.project.project) or name, _VERBS.get(verb)
             if step is None or (services and service not in services):
                 continue  # a dependency compose only waited for, or a verb of no interest
             if _RANK[step] > _RANK.get(plan.get(service, ""), -1):
@@ -207,9 +209,14 @@ class Compose:
     # -- changing -------------------------------------------------------------------------------
 
     def up(
-        self, services: list[str] | None = None, recreate: Recreate = "auto", wait: bool = False, timeout: float = 120
+        self,
+        services: list[str] | None = None,
+        recreate: Recreate = "auto",
+        wait: bool = False,
+        timeout: float = 120,
+        no_deps: bool = False,
     ) -> Proc:
-        args = ["up", "-d", *_recreate_flags(recreate)]
+        args = ["up", "-d", *_recreate_flags(recreate), *(["--no-deps"] if no_deps else [])]
         if wait:
             args += ["--wait", "--wait-timeout", str(int(timeout))]
         return self.run(*args, *(services or []), timeout=timeout + 30)
@@ -244,11 +251,26 @@ class Compose:
         return self.run("exec", "-T", *flags, service, *argv, timeout=timeout)
 
 
+def _must_exist(project: ComposeProject) -> None:
+    """A missing compose directory or file is the user's to fix (exit 2), named; not a missing compose."""
+    if not Path(project.directory).is_dir():
+        raise UserError(f"{project.directory}: the compose directory of project {project.project} does not exist")
+    for f in project.files:
+        if not Path(f).is_file():
+            raise UserError(f"{f}: compose file of project {project.project} not found")
+
+
 def _recreate_flags(recreate: Recreate) -> list[str]:
     return {"auto": [], "force": ["--force-recreate"], "never": ["--no-recreate"]}[recreate]
 
 
-def _service_of(container: str, project: str, services: list[str]) -> str | None:
-    """A new container's service from compose's default name ``<project>-<service>-<n>``."""
+def _default_service(container: str, project: str) -> str | None:
+    """The service in compose's default container name ``<project>-<service>-<n>`` (the one rule)."""
     match = re.fullmatch(rf"{re.escape(project)}[-_](.+)[-_]\d+", container)
-    return match.group(1) if match and match.group(1) in services else None
+    return match.group(1) if match else None
+
+
+def _service_of(container: str, project: str, services: list[str]) -> str | None:
+    """A new container's service, when its default name names a service of the project."""
+    service = _default_service(container, project)
+    return service if service in services else None

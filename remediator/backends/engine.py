@@ -33,6 +33,7 @@ class ContainerState:
     restart_count: int
     health_log: tuple[dict[str, Any], ...] = field(default=())
     labels: dict[str, str] = field(default_factory=dict)
+    published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port, while it runs
 
 
 def by_service(states: list[ContainerState]) -> dict[str, ContainerState]:
@@ -129,7 +130,19 @@ def _state(container: Any) -> ContainerState:
         restart_count=int(attrs.get("RestartCount", 0) or 0),
         health_log=tuple(health.get("Log") or ()),
         labels=dict(container.labels),
+        published=_published(attrs),
     )
+
+
+def _published(attrs: dict[str, Any]) -> tuple[tuple[str, int], ...]:
+    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    out = []
+    for spec, bindings in sorted(ports.items()):
+        if spec.endswith("/tcp"):
+            for b in bindings or ():
+                if b.get("HostPort"):
+                    out.append((b.get("HostIp") or "127.0.0.1", int(b["HostPort"])))
+    return tuple(dict.fromkeys(out))
 
 
 def _reason(exc: BaseException) -> str:
