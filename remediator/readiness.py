@@ -2,7 +2,7 @@
 
 - With a healthcheck: when its health is ``healthy``. While the container is within its start period
   its health is ``starting``, and that is waited for; a failing check then counts as a failure.
-- Without one: when it runs and every port it publishes accepts a TCP connection. "Running" alone is
+- Without one: when it runs and something listens behind every port it publishes (``accepts``). "Running" alone is
   not ready: a process often listens a moment after its container starts, and a check run in that
   moment measures a failure that is not there (the loop then also asks that the affected checks give
   the same result twice in a row; see ``Meter.settle``).
@@ -18,10 +18,19 @@ _ANY = {"0.0.0.0", "::", ""}
 
 
 def accepts(host: str, port: int, timeout: float = 0.25) -> bool:
-    """A TCP connection to ``host:port`` is accepted now."""
+    """Something listens behind ``host:port`` now.
+
+    A published port answers a connect even when nothing listens in the container: Docker's proxy
+    accepts, tries the container, and closes. So the connection must also stay open a moment (a
+    server waiting for our request) or send something (a banner); closed or reset at once is no one.
+    """
     try:
-        with socket.create_connection(("127.0.0.1" if host in _ANY else host, port), timeout=timeout):
-            return True
+        with socket.create_connection(("127.0.0.1" if host in _ANY else host, port), timeout=timeout) as conn:
+            conn.settimeout(0.15)
+            try:
+                return conn.recv(1) != b""
+            except TimeoutError:
+                return True
     except OSError:
         return False
 

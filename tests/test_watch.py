@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from remediator.planner import Guards
+from remediator.guards import Guards
 from remediator.watch import EventFeed, trigger_of
 
 from .support import PORT_SHIFT, ROOT, SandboxDir, remediate, require_engine, sandbox_dir
