@@ -21,7 +21,7 @@ from .findings import Finding, Match
 from .model import Entry
 from .results import FAILED, SKIPPED
 
-__all__ = ["Evaluator", "Finding", "Match", "diagnose"]
+__all__ = ["Evaluator", "Finding", "Match", "diagnose", "unexplained"]
 
 ProbeRunner = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 
@@ -91,14 +91,41 @@ def diagnose(entries: list[Entry], facts: Facts, evaluator: Evaluator) -> list[F
 
 
 def _explains(facts: Facts, checks: frozenset[str], members: list[Match]) -> set[str]:
-    """The checks a fix would turn: those matched, the service's own checks, and what requires them."""
+    """The checks a fix would turn: those matched, or for a finding about a service (a stopped one) every
+    check that hits it (a container or logs probe of it, or a URL on a port it publishes), and what
+    requires them."""
     roots = set(checks)
     services = {m.vars.get("service") for m in members if m.vars.get("service")}
     if not checks and services:
-        roots |= {
-            cid
-            for cid, c in facts.checks.items()
-            if c.kind in ("container", "logs") and c.probe.get("service") in services
-        }
+        roots |= {cid for cid in facts.checks if facts.service_of(cid) in services}
     status = {r.id: r.status for r in facts.run.results}
     return {cid for cid in facts.dependents(roots) if status.get(cid) in (FAILED, SKIPPED)}
+
+
+def unexplained(facts: Facts, findings: list[Finding]) -> list[dict[str, Any]]:
+    """Every failing or skipped check that no finding explains, with the evidence gathered for it: no
+    failure is left in silence. A skipped check whose blocker is explained counts as explained."""
+    covered = set().union(*(f.explains | f.checks for f in findings)) if findings else set()
+    out = []
+    for r in facts.run.results:
+        if r.status not in (FAILED, SKIPPED) or r.id in covered:
+            continue
+        check = facts.checks.get(r.id)
+        if r.status == SKIPPED and check is not None and any(req in covered for req in check.requires):
+            continue
+        ev = r.evidence
+        item: dict[str, Any] = {"check": r.id, "status": r.status, "reason": r.reason}
+        for key in ("status", "error", "state", "health"):
+            if key in ev:
+                item["http_status" if key == "status" else key] = ev[key]
+        producer = (ev.get("headers") or {}).get("x-service")
+        if producer:
+            item["producer"] = producer
+        if "body" in ev:
+            item["body"] = str(ev["body"])[:160]
+        service = facts.service_of(r.id)
+        if service:
+            item["service"] = service
+            item["last_log_lines"] = facts.logs_of(service, 5)
+        out.append(item)
+    return out

@@ -69,6 +69,7 @@ class PlanResult:
     steps: list[Step]
     suite_findings: list[dict[str, Any]]
     diagnoses: list[Finding]
+    unexplained: list[dict[str, Any]] = field(default_factory=list)  # failing checks no finding explains
 
     def to_json(self) -> dict[str, Any]:
         return MASKER.mask_data(
@@ -80,6 +81,7 @@ class PlanResult:
                 "steps": [s.to_json() for s in self.steps],
                 "suite_findings": self.suite_findings,
                 "diagnoses": [f.to_json() for f in self.diagnoses],
+                "unexplained": self.unexplained,
                 "checks": self.run.to_json(),
             }
         )
@@ -104,6 +106,7 @@ class ApplyResult:
     run_id: str
     fell: list[str] = field(default_factory=list)  # checks that passed at the start and not at the end
     interrupted: dict[str, Any] | None = None  # an earlier run's step that never finished
+    unexplained: list[dict[str, Any]] = field(default_factory=list)  # failing checks no finding explains
 
     @property
     def final_rate(self) -> float:
@@ -134,5 +137,6 @@ class ApplyResult:
                 "run_id": self.run_id,
                 "fell": list(self.fell),
                 "interrupted": self.interrupted,
+                "unexplained": self.unexplained,
             }
         )

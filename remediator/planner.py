@@ -20,7 +20,7 @@ from collections.abc import Callable
 from . import schedule, suitepatch
 from .actions import new_run_id
 from .backends.lock import heal_lock
-from .diagnosis import Finding
+from .diagnosis import Finding, unexplained
 from .facts import Facts
 from .guards import Guards
 from .journal import Journal, journal_path, target_base
@@ -68,13 +68,16 @@ class Planner:
         """The ordered steps with evidence, diffs and predicted rates. Changes nothing."""
         run = self.meter.start()
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
-        _, findings = self.meter.diagnosis()
+        facts, findings = self.meter.diagnosis()
         ordered = schedule.order(actionable(findings, False), self.meter.suite.by_id())
         steps = []
         for f, rate in zip(ordered, schedule.predict(run, ordered), strict=True):
             self.notify(f"inspecting {f.key}")
             steps.append(Step(finding=f, predicted_rate=rate, actions=list(self.steps.inspect(f, new_run_id()))))
-        return PlanResult(self.target.name, run, steps, self._suite_findings(findings), _diagnoses(findings))
+        return PlanResult(
+            self.target.name, run, steps, self._suite_findings(findings), _diagnoses(findings),
+            unexplained(facts, findings),
+        )  # fmt: skip
 
     def apply(
         self,
@@ -155,12 +158,13 @@ class Planner:
         fell = _fell(first, final)
         if final.rate < first.rate:
             stop_reason += f"; ended lower than it started: {', '.join(fell)} fell and could not be restored"
-        _, left = meter.diagnosis()
+        last_facts, left = meter.diagnosis()
         remaining = actionable(left, False)
         met = final.rate >= target_rate and final.rate >= first.rate and (until is not None or not remaining)
         return ApplyResult(
             self.target.name, first.rate, final, target_rate, met, stop_reason, steps, self._suite_findings(left),
             remaining, _diagnoses(left), dict(guards.excluded), meter.runs, run_id, fell, interrupted,
+            unexplained(last_facts, left),
         )  # fmt: skip
 
     def _interrupted(self, journal: Journal) -> dict[str, object] | None:

@@ -54,12 +54,17 @@ class World:
     services: tuple[str, ...] = ()
     unstartable: set[str] = field(default_factory=set)
     healthchecked: set[str] = field(default_factory=set)
+    ports: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # as compose config shows them
     depends_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def check(cid: str, judge: Judge, requires: tuple[str, ...] = (), service: str | None = None) -> tuple[Check, Judge]:
-    """A check and how the world decides it: a container check when ``service`` names one."""
-    probe: dict[str, Any] = {"kind": "container", "service": service} if service else {"kind": "http", "url": cid}
+def check(
+    cid: str, judge: Judge, requires: tuple[str, ...] = (), service: str | None = None, url: str | None = None
+) -> tuple[Check, Judge]:
+    """A check and how the world decides it: a container check when ``service`` names one, else http."""
+    probe: dict[str, Any] = (
+        {"kind": "container", "service": service} if service else {"kind": "http", "url": url or cid}
+    )
     return Check(cid, cid.split(".")[0], cid, probe, {}, requires=requires), judge
 
 
@@ -113,7 +118,10 @@ class RecordedStack:
             s: ContainerState(s, f"p-{s}-1", f"id-{s}", "running" if s in w.running else "exited", "none", 0, 0)
             for s in w.services
         }
-        services = {s: {"depends_on": {d: {} for d in w.depends_on.get(s, ())}} for s in w.services}
+        services = {
+            s: {"depends_on": {d: {} for d in w.depends_on.get(s, ())}, "ports": list(w.ports.get(s, ()))}
+            for s in w.services
+        }
         return Facts(
             run=run,
             checks=checks,

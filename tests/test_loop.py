@@ -404,3 +404,25 @@ def test_a_torn_last_journal_line_is_skipped(tmp_path: Path) -> None:
         fh.write('{"event": "finished", "step_ru')
     assert [r["event"] for r in journal.records()] == ["started"]
     assert journal.interrupted() is not None
+
+
+# -- no failure left in silence --------------------------------------------------------------------------
+
+
+def test_failing_checks_no_finding_explains_are_listed_as_unexplained(
+    token_stack: RecordedStack, tmp_path: Path
+) -> None:
+    plan = planner(token_stack, [entry("token", TOKEN_BAD, SET_GOOD)], tmp_path).plan()
+    assert [u["check"] for u in plan.unexplained] == ["ext.broken"]  # api.* are the token's; ui passes
+    result = planner(token_stack, [entry("token", TOKEN_BAD, SET_GOOD)], tmp_path).apply(until=1.0)
+    assert [u["check"] for u in result.unexplained] == ["ext.broken"]
+    assert result.to_json()["unexplained"][0]["status"] == "failed"
+
+
+def test_a_stopped_service_is_credited_with_the_checks_that_hit_its_port(tmp_path: Path) -> None:
+    world = World(services=("web",), ports={"web": ({"published": "8080", "target": 80},)})
+    stack = RecordedStack(world, [check("web.page", lambda w: "web" in w.running, url="http://127.0.0.1:8080/")])
+    down = entry("down", {"container": {"state": "exited"}}, {"compose_up": {"services": ["{{ service }}"]}})
+    plan = planner(stack, [down], tmp_path).plan()
+    assert plan.steps[0].finding.explains == {"web.page"} and plan.steps[0].predicted_rate == 1.0
+    assert plan.unexplained == []
