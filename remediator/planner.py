@@ -61,7 +61,7 @@ class Planner:
         self.notify = notify or (lambda _msg: None)
         self.stack = stack or LiveStack(target, concurrency)
         self.meter = Meter(self.stack, suite, entries, self.notify)
-        self.steps = Transaction(self.meter, self.stack, settle_s)
+        self.steps = Transaction(self.meter, self.stack, settle_s, target)
         self.guards = guards or Guards(clock=self.stack.clock)
 
     def plan(self) -> PlanResult:
@@ -201,7 +201,7 @@ class Planner:
         return self.steps.take(finding, step, facts, deadline, run_id, whole)
 
     def _suite_findings(self, findings: list[Finding]) -> list[dict[str, object]]:
-        return suitepatch.described(self.meter.suite, [f for f in findings if f.entry.suite])
+        return suitepatch.described(self.meter.suite, [f for f in findings if f.entry.suite], self.steps.target)
 
 
 def _about(finding: Finding, containers: set[str], facts: Facts) -> bool:

@@ -69,6 +69,10 @@ class Stack(Protocol):
 
     def inspect(self, action: Action, ctx: ActionContext) -> Inspection: ...
 
+    def reload_target(self) -> Target:
+        """Read the target again from its inventory (after ``--fix-suite`` corrected a URL there)."""
+        ...
+
     def act(self, action: Action, ctx: ActionContext, how: How = "apply") -> ActionResult: ...
 
 
@@ -137,6 +141,12 @@ class LiveStack:
 
     def inspect(self, action: Action, ctx: ActionContext) -> Inspection:
         return action.inspect(ctx)
+
+    def reload_target(self) -> Target:
+        from .loader import load_inventory
+
+        self.target = next(t for t in load_inventory(self.target.inventory).select(self.target.name))
+        return self.target
 
     def act(self, action: Action, ctx: ActionContext, how: How = "apply") -> ActionResult:
         return action.apply(ctx) if how == "apply" else action.rollback(ctx)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from . import schedule, suitepatch
@@ -14,6 +15,7 @@ from .diagnosis import Finding
 from .errors import UserError
 from .facts import Facts
 from .measure import Meter
+from .model import Target
 from .outcomes import Step
 from .results import PASSED, Run
 from .stack import Stack
@@ -54,8 +56,8 @@ def verified(meter: Meter, finding: Finding, run: Run) -> bool:
 class Transaction:
     """Takes steps on one stack; ``settle_s`` bounds how long a step may take to show its effect."""
 
-    def __init__(self, meter: Meter, stack: Stack, settle_s: float = 60.0) -> None:
-        self.meter, self.stack, self.settle_s = meter, stack, settle_s
+    def __init__(self, meter: Meter, stack: Stack, settle_s: float = 60.0, target: Target | None = None) -> None:
+        self.meter, self.stack, self.settle_s, self.target = meter, stack, settle_s, target
 
     def context(self, finding: Finding, run_id: str) -> ActionContext:
         return self.stack.context({**self.meter.captures, **finding.vars}, run_id)
@@ -165,13 +167,16 @@ class Transaction:
         from .loader import load_suite
 
         meter = self.meter
-        texts, diff = suitepatch.suite_patch(meter.suite, finding)
+        texts, diff = suitepatch.suite_patch(meter.suite, finding, self.target)
         if not texts:
             step.status, step.reason = "failed", "no patch: the right port is not known"
             return meter.measured()
         suitepatch.write(texts, run_id)
         meter.acted()
-        step.record("suite_patch", "changed", "checks corrected", diff)
+        inventory = self.target is not None and Path(self.target.inventory) in texts
+        step.record("suite_patch", "changed", "inventory URL corrected" if inventory else "checks corrected", diff)
+        if inventory:
+            self.target = self.stack.reload_target()
         meter.suite = load_suite(meter.suite.files)
         run, step.verified = meter.settle(
             facts.dependents(set(finding.checks)), lambda r: verified(meter, finding, r), deadline, self.settle_s
