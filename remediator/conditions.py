@@ -108,6 +108,8 @@ def _container(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) ->
             continue
         if "exit_code_not" in a and (st is None or st.exit_code == a["exit_code_not"]):
             continue
+        if "exit_code" in a and (st is None or st.state == "running" or st.exit_code not in _listify(a["exit_code"])):
+            continue
         ev: dict[str, Any] = {"service": name, "state": state, "health": health}
         if st:
             ev.update(exit_code=st.exit_code, restart_count=st.restart_count)

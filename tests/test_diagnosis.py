@@ -682,3 +682,13 @@ def test_check_leaf_status_selects_failed_skipped_or_either(status: str, want: l
     ev = evaluator(make_facts(run))
     got = sorted(m.vars["check"] for m in ev.evaluate(NO_ENTRY, {"check": {"id": "auth.*", "status": status}}, Match()))
     assert got == want
+
+
+def test_a_container_that_exited_127_is_a_command_that_cannot_run_not_a_stopped_service():
+    st = container("mcp-server", state="exited", health="none", exit_code=127)
+    facts = make_facts(run_of(), containers={"mcp-server": st}, logs={"mcp-server": ["sh: 1: uvicorn: not found"]})
+    found = only(facts)
+    assert found.key == "command-cannot-run[service=mcp-server]" and not found.entry.actions
+    assert found.evidence[0]["last_log_lines"] == ["sh: 1: uvicorn: not found"]
+    stopped = make_facts(run_of(), containers={"mcp-server": container("mcp-server", state="exited", exit_code=137)})
+    assert fired(stopped) == ["service-not-running[service=mcp-server]"]
