@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .support import PORT_SHIFT, ROOT, SANDBOX, SandboxDir, json_out, remediate, require_engine
+from .support import PORT_SHIFT, ROOT, SANDBOX, SandboxDir, json_out, project_objects, remediate, require_engine
 
 CHECKS = ROOT / "checks" / "pyairtable.yml"
 OFFSET = 20000 + PORT_SHIFT
@@ -156,18 +156,6 @@ def statuses(report: dict) -> dict[str, str]:
     return {c["id"]: c["status"] for c in report["checks"]}
 
 
-def project_objects(project: str) -> dict[str, list[str]]:
-    label = f"label=com.docker.compose.project={project}"
-    out = {}
-    for kind, cmd in (
-        ("containers", ["docker", "ps", "-aq", "--filter", label]),
-        ("networks", ["docker", "network", "ls", "-q", "--filter", label]),
-        ("volumes", ["docker", "volume", "ls", "-q", "--filter", label]),
-    ):
-        out[kind] = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
-    return out
-
-
 # --- no engine needed --------------------------------------------------------------------------------
 
 
@@ -223,10 +211,10 @@ def test_suite_ports_copy_moves_only_files_and_saga(tmp_path):
 def sandbox(tmp_path_factory):
     require_engine()
     box = Sandbox(tmp_path_factory.mktemp("sandbox") / "run", f"remediate-t-{secrets.token_hex(3)}")
-    started = time.monotonic()
-    SandboxDir.up(box)
-    box.timings["first up"] = round(time.monotonic() - started, 1)
     try:
+        started = time.monotonic()
+        SandboxDir.up(box)  # inside the try: a half-started project is torn down too
+        box.timings["first up"] = round(time.monotonic() - started, 1)
         yield box
     finally:
         box.down()
