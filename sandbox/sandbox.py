@@ -41,6 +41,8 @@ APP_IMAGE = "remediate-sandbox-app:local"
 LOCAL_BASE = "remediate-base:local"
 UPSTREAM_BASE = "python:3.11-slim"
 HASH_LABEL = "io.remediator.sandbox.context-hash"
+# Ceiling of every `compose up --wait`: an unhealthy or exited service fails the wait at once, so this
+# only bounds a start that is slow (a loaded machine), never how soon a fault is seen.
 WAIT_TIMEOUT = 120
 
 # Real port of every published service; .env gets <NAME>_PORT = real + offset.
@@ -343,7 +345,7 @@ def cmd_up(wd: Workdir) -> int:
         if row.get("State") == "restarting":
             recreate.add(row.get("Service"))
 
-    wd.compose("up", "-d", "--wait", "--wait-timeout", "60", "postgres", "redis")
+    wd.compose("up", "-d", "--wait", "--wait-timeout", str(WAIT_TIMEOUT), "postgres", "redis")
     say("compose", "postgres and redis healthy")
     proc = wd.compose("run", "--rm", "-T", "--no-deps", "platform-services", "python3", "/app/migrate.py")
     for line in proc.stdout.strip().splitlines():
@@ -468,8 +470,7 @@ CURL_EDITS = {
 def s_curl_healthcheck(wd, plan):
     """api-gateway and llm-orchestrator healthchecks call curl, absent from the image: unhealthy."""
     for service, (url, curl_url) in CURL_EDITS.items():
-        old = (f"""      test: ["CMD", "python3", "-c", "import urllib.request; """
-               f"""urllib.request.urlopen('{url}', timeout=2)"]\n""")
+        old = f"""      test: ["CMD", "python3", "-I", "-S", "-c", *http-ok, "{url}"]\n"""
         new = f"""      test: ["CMD", "curl", "-f", "{curl_url}"]\n"""
         _edit_compose(wd, old, new, f"{service} healthcheck now runs curl -f {curl_url}")
         plan.nowait.add(service)
@@ -594,7 +595,7 @@ def cmd_break(wd: Workdir, scenario: str) -> int:
         wd.compose("up", "-d", "--no-deps", *sorted(nowait))
         say("compose", f"recreated {', '.join(sorted(nowait))} (broken on purpose; not waiting)")
     if wait:
-        wd.compose("up", "-d", "--no-deps", "--wait", "--wait-timeout", "60", *sorted(wait))
+        wd.compose("up", "-d", "--no-deps", "--wait", "--wait-timeout", str(WAIT_TIMEOUT), *sorted(wait))
         say("compose", f"recreated {', '.join(sorted(wait))} where its settings changed; healthy")
     if plan.stop:
         wd.compose("stop", "--timeout", "5", *sorted(plan.stop))
