@@ -16,9 +16,11 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
@@ -73,12 +75,21 @@ def http(method: str, url: str, body=None, headers: dict | None = None, timeout:
 
 
 def burst(url: str, n: int = 10) -> list[int]:
-    """n requests released at once (a barrier), like the suite's concurrency probe."""
+    """n requests released at once, like the suite's concurrency probe. Each connection is opened
+    first and its request sent at a barrier: on a loaded machine, connecting inside the burst spread
+    the arrivals over more than the gateway's 100 ms health call, and a late one found a free slot."""
+    parts = urllib.parse.urlsplit(url)
     barrier, out = threading.Barrier(n), []
 
     def one():
-        barrier.wait()
-        out.append(http("GET", url).status)
+        conn = HTTPConnection(parts.hostname, parts.port, timeout=15)
+        try:
+            conn.connect()
+            barrier.wait()
+            conn.request("GET", parts.path)
+            out.append(conn.getresponse().status)
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=one) for _ in range(n)]
     for t in threads:
@@ -443,7 +454,7 @@ class TestSandbox:
         subprocess.run(["docker", "volume", "create", keep], check=True, capture_output=True)
         subprocess.run(["docker", "network", "create", "--label", other[6:], keep], check=True, capture_output=True)
         subprocess.run(
-            ["docker", "create", "--name", keep, "--label", other[6:], sbx.APP_IMAGE, "true"],
+            ["docker", "create", "--name", keep, "--label", other[6:], sandbox.env()["APP_IMAGE"], "true"],
             check=True, capture_output=True,
         )  # fmt: skip
         try:
