@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= report
 
-.PHONY: setup engine base-image test lint bench
+.PHONY: setup engine base-image test test-loaded lint bench
 
 setup: $(VENV)/.installed
 
@@ -22,9 +22,18 @@ engine:
 base-image: engine
 	bash scripts/base-image.sh
 
+# TESTS picks test files or pytest options, e.g. `make test TESTS=tests/test_sandbox.py`.
+TESTS ?=
 test: setup base-image
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest $(TESTS)
+
+# The tests on a busy machine: three CPU-bound processes run beside them (killed when it ends).
+# The sandbox's healthchecks and the tests' waits must hold under this load.
+BURNERS ?= 3
+test-loaded: setup base-image
+	$(BIN)/ruff check .
+	bash scripts/cpu-load.sh $(BURNERS) $(BIN)/pytest $(TESTS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -37,10 +37,14 @@ REPO_DIR = SANDBOX_DIR.parent
 CHECKS_FILE = REPO_DIR / "checks" / "pyairtable.yml"
 DEFAULT_WORKDIR = SANDBOX_DIR / "run"
 DEFAULT_PROJECT = "pyairtable-sandbox"
-APP_IMAGE = "remediate-sandbox-app:local"
+# The app image is tagged with its context hash: sandboxes from different checkouts (services/ or
+# the Dockerfile changed on a branch) share one engine without rebuilding each other's image.
+APP_REPO = "remediate-sandbox-app"
 LOCAL_BASE = "remediate-base:local"
 UPSTREAM_BASE = "python:3.11-slim"
-HASH_LABEL = "io.remediator.sandbox.context-hash"
+HASH_LABEL = "io.remediator.sandbox.context-hash"  # on every app image: `docker images --filter label=...`
+# Ceiling of every `compose up --wait`: an unhealthy or exited service fails the wait at once, so this
+# only bounds a start that is slow (a loaded machine), never how soon a fault is seen.
 WAIT_TIMEOUT = 120
 
 # Real port of every published service; .env gets <NAME>_PORT = real + offset.
@@ -196,9 +200,9 @@ def set_env(wd: Workdir, key: str, value: str) -> bool:
     return write_private(wd.env_file, "\n".join(out) + "\n")
 
 
-def render_env(wd: Workdir, secrets: dict[str, str], data_image: str) -> str:
+def render_env(wd: Workdir, secrets: dict[str, str], app_image: str, data_image: str) -> str:
     values = {
-        "COMPOSE_PROJECT_NAME": wd.project, "APP_IMAGE": APP_IMAGE, "DATA_IMAGE": data_image,
+        "COMPOSE_PROJECT_NAME": wd.project, "APP_IMAGE": app_image, "DATA_IMAGE": data_image,
         "PORT_OFFSET": str(wd.offset),
         **{key: str(port + wd.offset) for key, port in PORTS.items()},
         "API_KEY": secrets["api_key"], "AIRTABLE_TOKEN": secrets["airtable_token"],
@@ -276,33 +280,32 @@ def ensure_base_image() -> str:
 
 
 def ensure_app_image() -> tuple[str, str]:
-    """Build the app image when its context changed; returns (base image, data image)."""
+    """Build the app image unless one of this context exists; returns (app image, data image)."""
     base = ensure_base_image()
     want = context_hash(base)
-    have = docker("image", "inspect", "--format", f'{{{{index .Config.Labels "{HASH_LABEL}"}}}}',
-                  APP_IMAGE, check=False).stdout.strip()
-    if have == want:
-        say("image", f"{APP_IMAGE} up to date (base {base})")
+    app_image = f"{APP_REPO}:{want}"
+    if image_exists(app_image):
+        say("image", f"{app_image} up to date (base {base})")
     else:
         env = dict(os.environ)
         if subprocess.run(["docker", "buildx", "version"], capture_output=True).returncode != 0:
             env["DOCKER_BUILDKIT"] = "0"  # no buildx plugin: the classic builder
         started = time.monotonic()
-        docker("build", "-q", "-t", APP_IMAGE, "--build-arg", f"BASE_IMAGE={base}", "--label",
+        docker("build", "-q", "-t", app_image, "--build-arg", f"BASE_IMAGE={base}", "--label",
                f"{HASH_LABEL}={want}", "-f", str(SANDBOX_DIR / "Dockerfile"), str(SANDBOX_DIR), env=env)
-        say("image", f"built {APP_IMAGE} from {base} in {time.monotonic() - started:.1f}s")
+        say("image", f"built {app_image} from {base} in {time.monotonic() - started:.1f}s")
     # PostgreSQL and Redis run from an image that has them: the app image when its base carried
     # them (remediate-base), else the local Debian base image.
     if base == LOCAL_BASE:
-        return base, LOCAL_BASE
-    probe = docker("run", "--rm", "--entrypoint", "sh", APP_IMAGE, "-c",
+        return app_image, LOCAL_BASE
+    probe = docker("run", "--rm", "--entrypoint", "sh", app_image, "-c",
                    "command -v initdb && command -v redis-server", check=False)
     if probe.returncode == 0:
-        return base, APP_IMAGE
+        return app_image, app_image
     if not image_exists(LOCAL_BASE):
         env = {k: v for k, v in os.environ.items() if k != "BASE_IMAGE"}
         subprocess.run([str(REPO_DIR / "scripts" / "base-image.sh")], check=True, env=env)
-    return base, LOCAL_BASE
+    return app_image, LOCAL_BASE
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -311,7 +314,7 @@ def cmd_up(wd: Workdir) -> int:
     started = time.monotonic()
     if docker("info", "--format", "{{.ServerVersion}}", check=False).returncode != 0:
         raise SandboxError("no Docker Engine answers (scripts/engine.sh starts one)")
-    _, data_image = ensure_app_image()
+    app_image, data_image = ensure_app_image()
 
     created = not wd.path.exists()
     wd.path.mkdir(parents=True, exist_ok=True)
@@ -330,7 +333,7 @@ def cmd_up(wd: Workdir) -> int:
         if existed:
             recreate.update(mounted_by)
         say("file", f"{rel} {'restored from the pristine copy' if existed else 'copied'}")
-    if write_private(wd.env_file, render_env(wd, secrets, data_image)):
+    if write_private(wd.env_file, render_env(wd, secrets, app_image, data_image)):
         say("env", ".env written (mode 0600) from .env.example and secrets/")
     if (wd.path / "checks").exists():
         shutil.rmtree(wd.path / "checks")
@@ -343,7 +346,7 @@ def cmd_up(wd: Workdir) -> int:
         if row.get("State") == "restarting":
             recreate.add(row.get("Service"))
 
-    wd.compose("up", "-d", "--wait", "--wait-timeout", "60", "postgres", "redis")
+    wd.compose("up", "-d", "--wait", "--wait-timeout", str(WAIT_TIMEOUT), "postgres", "redis")
     say("compose", "postgres and redis healthy")
     proc = wd.compose("run", "--rm", "-T", "--no-deps", "platform-services", "python3", "/app/migrate.py")
     for line in proc.stdout.strip().splitlines():
@@ -468,8 +471,7 @@ CURL_EDITS = {
 def s_curl_healthcheck(wd, plan):
     """api-gateway and llm-orchestrator healthchecks call curl, absent from the image: unhealthy."""
     for service, (url, curl_url) in CURL_EDITS.items():
-        old = (f"""      test: ["CMD", "python3", "-c", "import urllib.request; """
-               f"""urllib.request.urlopen('{url}', timeout=2)"]\n""")
+        old = f"""      test: ["CMD", "python3", "-I", "-S", "-c", *http-ok, "{url}"]\n"""
         new = f"""      test: ["CMD", "curl", "-f", "{curl_url}"]\n"""
         _edit_compose(wd, old, new, f"{service} healthcheck now runs curl -f {curl_url}")
         plan.nowait.add(service)
@@ -594,7 +596,7 @@ def cmd_break(wd: Workdir, scenario: str) -> int:
         wd.compose("up", "-d", "--no-deps", *sorted(nowait))
         say("compose", f"recreated {', '.join(sorted(nowait))} (broken on purpose; not waiting)")
     if wait:
-        wd.compose("up", "-d", "--no-deps", "--wait", "--wait-timeout", "60", *sorted(wait))
+        wd.compose("up", "-d", "--no-deps", "--wait", "--wait-timeout", str(WAIT_TIMEOUT), *sorted(wait))
         say("compose", f"recreated {', '.join(sorted(wait))} where its settings changed; healthy")
     if plan.stop:
         wd.compose("stop", "--timeout", "5", *sorted(plan.stop))

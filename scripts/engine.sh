@@ -26,12 +26,13 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
   nohup dockerd >/var/log/dockerd.log 2>&1 &
 fi
 
-for _ in $(seq 1 60); do
+# A ceiling, not a wait: on a loaded machine dockerd can take well over a minute to answer.
+for _ in $(seq 1 120); do
   if engine_up; then
     echo "engine: Docker Engine is up" >&2
     exit 0
   fi
   sleep 1
 done
-echo "engine: dockerd did not answer within 60 s; see /var/log/dockerd.log" >&2
+echo "engine: dockerd did not answer within 120 s; see /var/log/dockerd.log" >&2
 exit 3

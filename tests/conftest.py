@@ -27,8 +27,8 @@ services:
     healthcheck:
       test: ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/')"]
       interval: 1s
-      timeout: 2s
-      retries: 3
+      timeout: 10s   # a python3 start on a loaded machine can take seconds: slow is not failed
+      retries: 5
       start_period: 10s
 
   worker:

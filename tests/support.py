@@ -134,12 +134,18 @@ class SandboxDir:
         return self.cli("break", scenario)
 
     def down(self) -> None:
+        """`sandbox.py down`, then make sure: whatever it left of the project (a failed or killed `up`
+        can leave containers it never wrote down) is removed by label, and the leak fails the test."""
         subprocess.run(
-            [sys.executable, str(SANDBOX), "down", "--workdir", str(self.workdir)],
+            [sys.executable, str(SANDBOX), "down", "--workdir", str(self.workdir), "--project", self.project],
             capture_output=True,
             timeout=300,
             check=False,
         )
+        left = project_objects(self.project)
+        if any(left.values()):
+            remove_project_objects(left)
+            raise AssertionError(f"sandbox.py down left {left} of project {self.project} (now removed)")
 
     def remediate(self, *args: str, inventory: Path | None = None) -> subprocess.CompletedProcess[str]:
         return remediate(*args, "--inventory", str(inventory or self.inventory), timeout=900)
@@ -166,6 +172,26 @@ class SandboxDir:
             if any(w in key for w in ("KEY", "TOKEN", "SECRET", "PASSWORD")) and len(value) >= 8:
                 values.append(value.strip().strip("'\""))
         return values
+
+
+def project_objects(project: str) -> dict[str, list[str]]:
+    """The ids of a compose project's containers, networks and volumes, found by its label."""
+    label = f"label=com.docker.compose.project={project}"
+    out = {}
+    for kind, cmd in (
+        ("containers", ["docker", "ps", "-aq", "--filter", label]),
+        ("networks", ["docker", "network", "ls", "-q", "--filter", label]),
+        ("volumes", ["docker", "volume", "ls", "-q", "--filter", label]),
+    ):
+        out[kind] = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+    return out
+
+
+def remove_project_objects(objects: dict[str, list[str]]) -> None:
+    """Force-remove what project_objects found (containers first: they hold the networks and volumes)."""
+    for kind, cmd in (("containers", ["rm", "-f"]), ("networks", ["network", "rm"]), ("volumes", ["volume", "rm"])):
+        if objects.get(kind):
+            subprocess.run(["docker", *cmd, *objects[kind]], capture_output=True, check=False)
 
 
 @contextmanager

@@ -16,15 +16,17 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .support import PORT_SHIFT, ROOT, SANDBOX, SandboxDir, json_out, remediate, require_engine
+from .support import PORT_SHIFT, ROOT, SANDBOX, SandboxDir, json_out, project_objects, remediate, require_engine
 
 CHECKS = ROOT / "checks" / "pyairtable.yml"
 OFFSET = 20000 + PORT_SHIFT
@@ -60,7 +62,8 @@ class Answer:
         return {k.lower(): v for k, v in self.headers.items()}.get("x-service")
 
 
-def http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 5) -> Answer:
+def http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 15) -> Answer:
+    """One request; the default timeout leaves room for a loaded machine (a fault test passes its own)."""
     data = json.dumps(body).encode() if body is not None else None
     hdrs = {"Content-Type": "application/json", **(headers or {})} if data is not None else dict(headers or {})
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
@@ -72,12 +75,21 @@ def http(method: str, url: str, body=None, headers: dict | None = None, timeout:
 
 
 def burst(url: str, n: int = 10) -> list[int]:
-    """n requests released at once (a barrier), like the suite's concurrency probe."""
+    """n requests released at once, like the suite's concurrency probe. Each connection is opened
+    first and its request sent at a barrier: on a loaded machine, connecting inside the burst spread
+    the arrivals over more than the gateway's 100 ms health call, and a late one found a free slot."""
+    parts = urllib.parse.urlsplit(url)
     barrier, out = threading.Barrier(n), []
 
     def one():
-        barrier.wait()
-        out.append(http("GET", url).status)
+        conn = HTTPConnection(parts.hostname, parts.port, timeout=15)
+        try:
+            conn.connect()
+            barrier.wait()
+            conn.request("GET", parts.path)
+            out.append(conn.getresponse().status)
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=one) for _ in range(n)]
     for t in threads:
@@ -88,23 +100,11 @@ def burst(url: str, n: int = 10) -> list[int]:
 
 
 class Sandbox(SandboxDir):
-    """The shared sandbox helper, with the stack's endpoints and how long each up and break took."""
+    """The shared sandbox helper, with the stack's endpoints (how long up and break take is measured
+    by benchmarks/, not here)."""
 
     def __init__(self, workdir: Path, project: str) -> None:
         super().__init__(workdir, project, OFFSET)
-        self.timings: dict = {}
-
-    def up(self) -> subprocess.CompletedProcess[str]:
-        started = time.monotonic()
-        proc = super().up()
-        self.timings.setdefault("up", []).append(round(time.monotonic() - started, 1))
-        return proc
-
-    def break_(self, scenario: str) -> subprocess.CompletedProcess[str]:
-        started = time.monotonic()
-        proc = super().break_(scenario)
-        self.timings[f"break {scenario}"] = round(time.monotonic() - started, 1)
-        return proc
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{PORTS[name] + OFFSET}"
@@ -133,17 +133,18 @@ class Sandbox(SandboxDir):
         proc = remediate("check", "--json", "-i", str(inventory or self.workdir / "inventory.yml"))
         return json_out(proc)
 
-    def register(self, user: str, timeout: float = 5) -> Answer:
+    def register(self, user: str, timeout: float = 15) -> Answer:
         body = {"username": user, "email": f"{user}@example.com", "password": f"{user}-pw1"}
         return http("POST", self.url("gateway") + "/api/auth/register", body, timeout=timeout)
 
-    def login(self, user: str, field: str = "username", timeout: float = 5) -> Answer:
+    def login(self, user: str, field: str = "username", timeout: float = 15) -> Answer:
         ident = user if field == "username" else f"{user}@example.com"
         body = {field: ident, "password": f"{user}-pw1"}
         return http("POST", self.url("gateway") + "/api/auth/login", body, timeout=timeout)
 
 
 def wait_for(predicate, timeout: float = 40, step: float = 0.5):
+    """Poll until predicate() holds; the timeouts passed are ceilings for a loaded machine, not waits."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -156,27 +157,37 @@ def statuses(report: dict) -> dict[str, str]:
     return {c["id"]: c["status"] for c in report["checks"]}
 
 
-def project_objects(project: str) -> dict[str, list[str]]:
-    label = f"label=com.docker.compose.project={project}"
-    out = {}
-    for kind, cmd in (
-        ("containers", ["docker", "ps", "-aq", "--filter", label]),
-        ("networks", ["docker", "network", "ls", "-q", "--filter", label]),
-        ("volumes", ["docker", "volume", "ls", "-q", "--filter", label]),
-    ):
-        out[kind] = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
-    return out
-
-
 # --- no engine needed --------------------------------------------------------------------------------
+
+
+# The scenarios the sandbox README documents, written out here: the CLI is checked against them, not
+# against its own table.
+SCENARIOS = {
+    "services-stopped": "automation-services and saga-orchestrator stopped",
+    "unmigrated": "users table never migrated",
+    "login-email-only": "accepts only `email` at login",
+    "bad-airtable-token": "a wrong AIRTABLE_TOKEN",
+    "low-concurrency": "GATEWAY_MAX_CONCURRENCY=5",
+    "gateway-key-drift": "the gateway's API_KEY differs from the key clients send",
+    "internal-key-missing": "compose gives airtable-gateway API_KEY but not INTERNAL_API_KEY",
+    "curl-healthcheck": "healthchecks call curl",
+    "hash-rounds": "PASSWORD_HASH_ROUNDS raised",
+    "shipper-config": "the log-shipper crash-loops",
+    "suite-ports": "8004/8005 where nothing listens",
+    "report": "all five report faults",
+    "history": "all six history faults",
+}
 
 
 def test_scenarios_are_listed_with_a_description():
     proc = subprocess.run([sys.executable, str(SANDBOX), "scenarios"], capture_output=True, text=True, check=True)
-    names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert names == [*sbx.SINGLE, "report", "history"]
-    assert len(sbx.SINGLE) == 11
-    assert all(len(line.split(None, 1)) == 2 for line in proc.stdout.splitlines())
+    listed = dict(line.split(None, 1) for line in proc.stdout.splitlines())
+    assert list(listed) == list(SCENARIOS)
+    for name, words in SCENARIOS.items():
+        assert words in listed[name], (name, listed[name])
+    # and `break` takes exactly these names
+    proc = subprocess.run([sys.executable, str(SANDBOX), "break", "nosuch"], capture_output=True, text=True)
+    assert proc.returncode == 2 and all(f"'{name}'" in proc.stderr for name in SCENARIOS), proc.stderr
 
 
 def test_check_file_has_35_checks_in_8_categories():
@@ -223,14 +234,11 @@ def test_suite_ports_copy_moves_only_files_and_saga(tmp_path):
 def sandbox(tmp_path_factory):
     require_engine()
     box = Sandbox(tmp_path_factory.mktemp("sandbox") / "run", f"remediate-t-{secrets.token_hex(3)}")
-    started = time.monotonic()
-    SandboxDir.up(box)
-    box.timings["first up"] = round(time.monotonic() - started, 1)
     try:
+        box.up()  # inside the try: a half-started project is torn down too
         yield box
     finally:
         box.down()
-        print(f"\nsandbox timings (s): {box.timings}")
 
 
 @pytest.mark.engine
@@ -260,11 +268,9 @@ class TestSandbox:
         # 10 simultaneous health calls all succeed at the healthy concurrency (64)
         assert burst(sandbox.url("gateway") + "/api/health") == [200] * 10
 
-    def test_second_up_is_fast_and_changes_nothing(self, sandbox):
+    def test_second_up_changes_nothing(self, sandbox):
         before = sandbox.container("api-gateway")["Id"]
-        started = time.monotonic()
         proc = sandbox.up()
-        assert time.monotonic() - started < 60
         assert "up to date" in proc.stdout and "kept" in proc.stdout
         assert sandbox.container("api-gateway")["Id"] == before
 
@@ -324,7 +330,6 @@ class TestSandbox:
             assert set(codes) <= {200, 503}
             failures.append(codes.count(503))
             time.sleep(0.15)
-        sandbox.timings["low-concurrency 503s per burst of 10 (20 runs)"] = dict(Counter(failures))
         assert failures == [5] * 20, failures
         sandbox.up()
         assert burst(url) == [200] * 10
@@ -366,7 +371,7 @@ class TestSandbox:
                 for s in ("api-gateway", "llm-orchestrator")
             )
 
-        assert wait_for(unhealthy, timeout=45), "containers did not turn unhealthy"
+        assert wait_for(unhealthy, timeout=90), "containers did not turn unhealthy"
         log = sandbox.container("api-gateway")["State"]["Health"]["Log"][-1]["Output"]
         assert "curl" in log
         assert http("GET", sandbox.url("gateway") + "/api/health").status == 200
@@ -378,7 +383,8 @@ class TestSandbox:
         user = "h-" + secrets.token_hex(3)
         assert sandbox.register(user).status == 201
         sandbox.break_("hash-rounds")
-        for call in (lambda: sandbox.register("h2-" + secrets.token_hex(3)), lambda: sandbox.login(user)):
+        # the suite's 5 s client timeout; a hash takes 10 s
+        for call in (lambda: sandbox.register("h2-" + secrets.token_hex(3), 5), lambda: sandbox.login(user, timeout=5)):
             started = time.monotonic()
             with pytest.raises((TimeoutError, urllib.error.URLError)):
                 call()
@@ -396,7 +402,7 @@ class TestSandbox:
                 sandbox.logs("log-shipper")
             )
 
-        assert wait_for(crash_looping, timeout=30)
+        assert wait_for(crash_looping, timeout=60)
         sandbox.up()
         state = sandbox.container("log-shipper")["State"]
         assert state["Status"] == "running" and "started; shipping" in sandbox.logs("log-shipper")
@@ -430,7 +436,7 @@ class TestSandbox:
         sandbox.up()
         sandbox.break_("history")
         assert wait_for(
-            lambda: sandbox.container("api-gateway")["State"]["Health"]["Status"] == "unhealthy", timeout=45
+            lambda: sandbox.container("api-gateway")["State"]["Health"]["Status"] == "unhealthy", timeout=90
         )
         report = statuses(sandbox.check())
         assert report["health.api-gateway"] == "failed" and report["health.llm-orchestrator"] == "failed"
@@ -448,7 +454,7 @@ class TestSandbox:
         subprocess.run(["docker", "volume", "create", keep], check=True, capture_output=True)
         subprocess.run(["docker", "network", "create", "--label", other[6:], keep], check=True, capture_output=True)
         subprocess.run(
-            ["docker", "create", "--name", keep, "--label", other[6:], sbx.APP_IMAGE, "true"],
+            ["docker", "create", "--name", keep, "--label", other[6:], sandbox.env()["APP_IMAGE"], "true"],
             check=True, capture_output=True,
         )  # fmt: skip
         try:
