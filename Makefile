@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= report
 
-.PHONY: setup engine base-image test test-loaded lint bench
+.PHONY: setup engine base-image test test-loaded lint bench bench-ansible-env bench-ansible bench-10k
 
 setup: $(VENV)/.installed
 
@@ -41,6 +41,25 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/check_suite.py
+
+# The peer of `remediate check`: ansible-core in a virtual environment of its own (never in .venv: it is
+# not a dependency of remediator), from PyPI. benchmarks/ansible.py finds it there.
+ANSIBLE_VENV := .venv-ansible
+bench-ansible-env: $(ANSIBLE_VENV)/.installed
+
+$(ANSIBLE_VENV)/.installed:
+	$(PYTHON) -m venv $(ANSIBLE_VENV)
+	$(ANSIBLE_VENV)/bin/pip install -q --upgrade pip
+	$(ANSIBLE_VENV)/bin/pip install -q 'ansible-core>=2.16,<2.19'
+	touch $@
+
+# remediate check against the same suite as an Ansible playbook, side by side on a private sandbox.
+bench-ansible: setup bench-ansible-env base-image
+	$(BIN)/python benchmarks/ansible.py
+
+# 1,000 and 10,000 generated checks against a local HTTP server: check and validate, time and memory.
+bench-10k: setup
+	$(BIN)/python benchmarks/scale.py
 
 # --- the sandbox: a stand-in of the PyAirtable dev stack (see sandbox/README.md) ----------------
 .PHONY: sandbox-up sandbox-break sandbox-down sandbox-scenarios demo
