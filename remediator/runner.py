@@ -91,6 +91,12 @@ async def run_checks(
     probe_context: ProbeContext | None = None,
 ) -> tuple[Run, RunState]:
     """Run ``checks`` (or just ``only`` of them, re-using ``prior`` for the rest); results in suite order."""
+    ctx = probe_context or ProbeContext(target, concurrency=concurrency)
+    reuse = prior.by_id() if prior is not None else {}
+    if target.compose is not None and any(
+        c.kind == "container" and (only is None or c.id in only or c.id not in reuse) for c in checks
+    ):
+        ctx.list_containers()  # in a thread, while the set-up below runs
     # Set-up before the clock: import each probe module (and its client library) and the template
     # engine, and read the target's variables; the run's duration is the checks' own time.
     for kind in {c.kind for c in checks}:
@@ -98,11 +104,9 @@ async def run_checks(
     templating.prepare()
     state = state or RunState(context=base_context(target))
     started = time.perf_counter()
-    ctx = probe_context or ProbeContext(target, concurrency=concurrency)
     bound = asyncio.Semaphore(concurrency)
     done: dict[str, asyncio.Future[CheckResult]] = {}
     loop = asyncio.get_running_loop()
-    reuse = prior.by_id() if prior is not None else {}
     for c in checks:
         done[c.id] = loop.create_future()
         if only is not None and c.id not in only and c.id in reuse:

@@ -58,8 +58,10 @@ class ProbeContext:
             self._transport = http.transport(self.concurrency)
         return self._transport
 
-    async def container(self, service: str) -> Any:
-        """A service's container state; the project's containers are listed once per run, not per check."""
+    def list_containers(self) -> asyncio.Task[dict[str, Any]]:
+        """Start listing the project's containers in a thread, if not started yet. The runner calls it
+        before its own set-up, so the engine's import, connection and listing (the head of every
+        suite's critical path: most checks require a container check) overlap that set-up."""
         if self._containers is None:
             from ..backends.engine import by_service
 
@@ -67,7 +69,11 @@ class ProbeContext:
                 return by_service(self.engine.containers(self.project))
 
             self._containers = asyncio.ensure_future(asyncio.to_thread(listing))
-        return (await self._containers).get(service)
+        return self._containers
+
+    async def container(self, service: str) -> Any:
+        """A service's container state; the project's containers are listed once per run, not per check."""
+        return (await self.list_containers()).get(service)
 
     async def engine_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking engine call off the event loop."""
