@@ -117,6 +117,7 @@ def check(
     3 when the engine is unreachable.
     """
     from . import log
+    from .gcpause import paused
     from .loader import load_suite
     from .report import emit_json, print_run, write_junit
     from .runner import run_suite, select
@@ -125,7 +126,8 @@ def check(
     targets = _targets(inventory, limit)
     docs, all_met = {}, True
     for target in targets:
-        suite = load_suite(checks or target.checks)
+        with paused():
+            suite = load_suite(checks or target.checks)
         chosen = select(suite, category or ())
         with _progress(len(chosen), True) as bar:
             task = bar.add_task(f"checking {target.name}", total=len(chosen)) if bar else None
@@ -164,6 +166,7 @@ def _planner(
     **kwargs: Any,
 ) -> Any:
     """One target's planner; plan and apply work on exactly one target at a time."""
+    from .gcpause import paused
     from .loader import load_playbooks, load_suite
     from .planner import Planner
 
@@ -172,8 +175,9 @@ def _planner(
         names = ", ".join(t.name for t in targets)
         raise UserError(f"{inventory}: plan and apply take one target; pick one with --limit (of: {names})")
     target = targets[0]
-    suite = load_suite(checks or target.checks)
-    entries = load_playbooks(playbooks or target.playbooks)
+    with paused():
+        suite = load_suite(checks or target.checks)
+        entries = load_playbooks(playbooks or target.playbooks)
     if not entries:
         raise UserError(f"no playbook entries in {', '.join(map(str, playbooks or target.playbooks))}")
     return Planner(target, suite, entries, concurrency=concurrency, **kwargs)
