@@ -333,6 +333,20 @@ def run_ansible(ansible: Path, book: Path, env: dict[str, str]) -> tuple[float, 
     return wall, cpu, recap
 
 
+def run_plan(inventory: Path) -> tuple[float, float]:
+    wall, cpu, proc = timed([sys.executable, "-m", "remediator", "plan", "--json", "-i", str(inventory)])
+    if proc.returncode not in (0, 1) or not proc.stdout.strip():
+        raise RuntimeError(f"remediate plan exited {proc.returncode}:\n{proc.stderr[-800:]}")
+    return wall, cpu
+
+
+def run_help() -> tuple[float, float]:
+    wall, cpu, proc = timed([sys.executable, "-m", "remediator", "--help"])
+    if proc.returncode != 0:
+        raise RuntimeError(f"remediate --help exited {proc.returncode}:\n{proc.stderr[-800:]}")
+    return wall, cpu
+
+
 def _secrets(target: Any) -> dict[str, Path]:
     return {name: src.base / str(src.ref) for name, src in target.secrets.items() if src.kind == "file"}
 
@@ -381,7 +395,11 @@ def measure(inventory: Path, runs: int, ansible: Path | None) -> dict[str, Any]:
                 ans.append((w, c))
                 figures.setdefault("ansible_failed", []).append(recap["ignored"] + recap["skipped"])
                 line += f", ansible-playbook {w:.2f} s (CPU {c:.2f} s, {recap['ok']} tasks ok)"
-            say(line)
+            w, c = run_plan(inventory)
+            figures.setdefault("plan_wall_s", []).append(round(w, 3))
+            w, c = run_help()
+            figures.setdefault("help_wall_s", []).append(round(w, 3))
+            say(line + f", plan {figures['plan_wall_s'][-1]:.2f} s, --help {w:.2f} s")
     figures["load_after"] = _load_avg()
     figures["remediate_wall_s"] = [round(w, 3) for w, _ in rem]
     figures["remediate_cpu_s"] = [round(c, 3) for _, c in rem]
@@ -396,6 +414,14 @@ def report(fig: dict[str, Any]) -> None:
     print(f"\n{fig['checks']} checks, {fig['runs']} runs each, interleaved; load average {fig['load_before']} -> "
           f"{fig['load_after']} (1, 5, 15 min)")  # fmt: skip
     print(f"  remediate check      median {r_wall:7.2f} s wall  {r_cpu:6.2f} s CPU  (runs: {fig['remediate_wall_s']})")
+    p_wall, h_wall = statistics.median(fig["plan_wall_s"]), statistics.median(fig["help_wall_s"])
+    fig.update(plan_ratio=round(p_wall / r_wall, 2))
+    print(
+        f"  remediate plan       median {p_wall:7.2f} s wall: {p_wall / r_wall:.2f}x a check (goal <= 1.5x: "
+        f"{'MET' if p_wall / r_wall <= 1.5 else 'NOT MET'})"
+    )
+    met = "MET" if h_wall <= 0.25 else "NOT MET"
+    print(f"  remediate --help     median {h_wall:7.2f} s wall (goal <= 0.25 s: {met})")
     if "ansible_wall_s" not in fig:
         print("  ansible-playbook     not measured: no ansible-core (make bench-ansible-env sets it up)")
         return
