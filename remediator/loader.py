@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import validation, yamlio
-from .errors import LoadError, Location, UserError
+from .errors import LoadError, Location, UserError, shown
 from .model import (
     Check,
     ComposeProject,
@@ -30,6 +30,7 @@ from .model import (
 )
 
 KINDS = ("inventory", "checks", "playbooks")
+MAX_ERRORS = 20  # per file
 
 
 def _dotted(path: Iterable[Any]) -> str:
@@ -40,23 +41,32 @@ def _dotted(path: Iterable[Any]) -> str:
 
 
 def _describe(error: Any) -> tuple[list[Any], str]:
-    """The path to point at and a message that says what was expected there."""
+    """The path to point at and a message that says what was expected there (values quoted short)."""
     path = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
         if extra:
             expected = f"; expected one of: {', '.join(allowed)}" if allowed else ""
-            return [*path, extra[0]], f"unknown key {extra[0]!r}{expected}"
+            return [*path, extra[0]], f"unknown key {shown(extra[0])}{expected}"
     if error.validator == "required":
         return path, error.message.replace("is a required property", "is required here")
     if error.validator == "enum":
-        return path, f"{error.instance!r} is not allowed; expected one of: {', '.join(map(str, error.validator_value))}"
+        return (
+            path,
+            f"{shown(error.instance)} is not allowed; expected one of: {', '.join(map(str, error.validator_value))}",
+        )
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return path, f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}"
-    return path, error.message
+        got = (
+            shown(error.instance)
+            if isinstance(error.instance, dict | list)
+            else f"{type(error.instance).__name__} {shown(error.instance)}"
+        )
+        return path, f"expected {expected}, got {got}"
+    message = error.message.replace(repr(error.instance), shown(error.instance))
+    return path, message if len(message) <= 200 else message[:197] + "..."
 
 
 def _leaf_errors(errors: Iterable[Any]) -> Iterator[Any]:
@@ -77,6 +87,9 @@ def schema_errors(kind: str, data: Any, path: str) -> list[LoadError]:
     found: list[tuple[tuple[int, int], LoadError]] = []
     seen: set[tuple[int, int, str]] = set()
     for error in _leaf_errors(validation.explainer(kind).iter_errors(data)):
+        if len(found) == MAX_ERRORS:  # a list of 300,000 wrong items needs its first lines, not all of them
+            found.append(((1 << 62, 0), LoadError(path, f"more errors not shown (the first {MAX_ERRORS} are listed)")))
+            break
         where, message = _describe(error)
         line, column, _ = yamlio.position(data, where)
         key = (line, column, message)
