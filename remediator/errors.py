@@ -53,6 +53,14 @@ class UserError(RemediatorError):
     exit_code = EXIT_USAGE
 
 
+class TemplateError(UserError):
+    """A ``{{ template }}`` that does not compile, names something its scope lacks, or fails to render.
+
+    Found at load time it stops the command like any bad file (exit 2); met while a check runs it
+    becomes that check's ``error`` status, a fault of the suite rather than of the stack.
+    """
+
+
 class Unreachable(RemediatorError):
     """The Docker engine, the compose CLI or a target cannot be reached."""
 
