@@ -157,9 +157,17 @@ def load_inventory(path: Path) -> Inventory:
 
 def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
     compose = None
+    write_roots = tuple((base / p).resolve() for p in spec.get("write_roots", []))
     if "compose" in spec:
         c = spec["compose"]
         directory = (base / c["directory"]).resolve()
+        if not any(directory.is_relative_to(r) for r in (base, *write_roots)):
+            line, col, _ = yamlio.position(spec, ["compose", "directory"])
+            raise LoadError(
+                Location(str(path), line, col),
+                f"targets.{name}.compose.directory: {c['directory']!r} is {directory}, outside the inventory's"
+                " directory; actions write there, so list it under write_roots to allow it",
+            )
         compose = ComposeProject(
             project=c["project"],
             directory=directory,
@@ -185,6 +193,7 @@ def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
         secrets=secrets,
         checks=tuple(base / p for p in spec.get("checks", ["checks"])),
         playbooks=tuple(base / p for p in spec.get("playbooks", ["playbooks"])),
+        write_roots=write_roots,
     )
 
 

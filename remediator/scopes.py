@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from . import templating
-from .errors import LoadError, Location, TemplateError, shown
+from .errors import LoadError, Location, TemplateError, UserError, shown
 from .model import Entry, Suite, Target
 
 BASE_NAMES = frozenset({"vars", "env", "urls", "secrets", "run_id", "target"})
@@ -101,6 +101,24 @@ def _secret_refs(value: Any) -> Iterator[str]:
             yield from _secret_refs(v)
 
 
+def _check_files(e: Entry, target: Target) -> None:
+    """A literal ``file:`` of an action must lie inside the target's write roots (templated ones are
+    checked when the action runs)."""
+    from pathlib import Path
+
+    from .backends.files import confine
+
+    base = target.compose.directory if target.compose else Path(target.inventory).resolve().parent
+    for j, action in enumerate(e.actions):
+        for name, args in action.items():
+            file = args.get("file") if isinstance(args, Mapping) else None
+            if isinstance(file, str) and "{{" not in file and "{%" not in file:
+                try:
+                    confine(base / file, (base, *target.write_roots))
+                except UserError as exc:
+                    raise LoadError(e.where or "?", f"{e.id}.actions[{j}].{name}.file: {exc}") from None
+
+
 def check_playbooks(entries: Iterable[Entry], suite: Suite | None, target: Target | None) -> None:
     """Ids, probe names and secret names an entry refers to exist; its templates compile and name only
     URLs, variables and secrets the target has."""
@@ -121,6 +139,7 @@ def check_playbooks(entries: Iterable[Entry], suite: Suite | None, target: Targe
             if name not in target.secrets:
                 have = ", ".join(sorted(target.secrets)) or "none"
                 raise LoadError(e.where or "?", f"{e.id}.actions: target {target.name} has no secret {name!r} ({have})")
+        _check_files(e, target)
         bodies = {"actions": list(e.actions), "probes": [dict(p.probe) for p in e.probes], "when": e.when}
         for place, source in templating.strings(bodies):
             try:
