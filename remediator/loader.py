@@ -244,7 +244,7 @@ def _http_urls(probe: Any, where: Location, what: str) -> None:
 
 def load_suite(paths: Iterable[Path], target: Target | None = None) -> Suite:
     """Read check files (or directories of them) into one suite with unique ids and acyclic requires;
-    with ``target``, every template is checked against the scope it will see (``scopes``)."""
+    every template compiles, and with ``target`` names only what its scope will hold (``scopes``)."""
     files = yaml_files(paths)
     checks: list[Check] = []
     sources: list[ExternalSource] = []
@@ -284,8 +284,7 @@ def load_suite(paths: Iterable[Path], target: Target | None = None) -> Suite:
             )
     _check_requires(checks)
     suite = Suite(checks=tuple(checks), sources=tuple(sources), files=tuple(files))
-    if target is not None:
-        scopes.check_suite(suite, target)
+    scopes.check_suite(suite, target)
     return suite
 
 

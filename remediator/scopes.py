@@ -43,15 +43,15 @@ def _keyed(target: Target) -> dict[str, Mapping[str, Any]]:
     return {"urls": target.urls, "vars": target.vars, "secrets": target.secrets}
 
 
-def _check_template(source: str, target: Target, free_ok: set[str] | None) -> None:
+def _check_template(source: str, target: Target | None, free_ok: set[str] | None) -> None:
     """Raise ``TemplateError`` for a syntax error, a free name outside ``free_ok`` (None: any), or a
-    ``urls``/``vars``/``secrets`` key the target does not have."""
+    ``urls``/``vars``/``secrets`` key the target (when known) does not have."""
     free, keys = templating.names(source)
     if free_ok is not None:
         for name in sorted(free - free_ok):
             known = ", ".join(sorted(free_ok))
             raise TemplateError(f"template {shown(source)}: {name!r} is not defined here (known: {known})")
-    for root, key in sorted(keys):
+    for root, key in sorted(keys) if target is not None else ():
         known_keys = _keyed(target).get(root)
         if known_keys is not None and key not in known_keys:
             have = ", ".join(sorted(known_keys)) or "none"
@@ -62,10 +62,11 @@ def _located(where: Location | str | None, what: str, exc: TemplateError) -> Loa
     return LoadError(where or "?", f"{what}: {exc}")
 
 
-def check_suite(suite: Suite, target: Target) -> None:
-    """Every template of every check against the scope the runner will give it."""
+def check_suite(suite: Suite, target: Target | None) -> None:
+    """Every template of every check against the scope the runner will give it (without a target,
+    only that it compiles)."""
     captures = {name for c in suite.checks for name in c.capture}
-    free_ok = set(BASE_NAMES) | set(target.vars) | captures
+    free_ok = set(BASE_NAMES) | set(target.vars) | captures if target is not None else None
     for c in suite.checks:
         for place, source in templating.strings({"probe": c.probe, "expect": c.expect}):
             try:
@@ -133,6 +134,12 @@ def check_playbooks(entries: Iterable[Entry], suite: Suite | None, target: Targe
             if op == "probe" and isinstance(args, Mapping) and args.get("name") not in probe_names:
                 known = ", ".join(sorted(probe_names)) or "none"
                 raise LoadError(e.where or "?", f"{e.id}.when: no probe {args.get('name')!r} (its probes: {known})")
+        bodies = {"actions": list(e.actions), "probes": [dict(p.probe) for p in e.probes], "when": e.when}
+        for place, source in templating.strings(bodies):
+            try:
+                _check_template(source, target, None)
+            except TemplateError as exc:
+                raise _located(e.where, f"{e.id}.{place}", exc) from None
         if target is None:
             continue
         for name in _secret_refs(list(e.actions)):
@@ -140,9 +147,3 @@ def check_playbooks(entries: Iterable[Entry], suite: Suite | None, target: Targe
                 have = ", ".join(sorted(target.secrets)) or "none"
                 raise LoadError(e.where or "?", f"{e.id}.actions: target {target.name} has no secret {name!r} ({have})")
         _check_files(e, target)
-        bodies = {"actions": list(e.actions), "probes": [dict(p.probe) for p in e.probes], "when": e.when}
-        for place, source in templating.strings(bodies):
-            try:
-                _check_template(source, target, None)
-            except TemplateError as exc:
-                raise _located(e.where, f"{e.id}.{place}", exc) from None

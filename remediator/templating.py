@@ -9,13 +9,15 @@ strings with ``{% ... %}`` blocks go through a whole compiled template.
 
 A template is user code, so whatever it raises (``1/0``, ``1 + 'a'``, a 5000-digit number that
 cannot become text, a range past the sandbox's 100,000) is a ``TemplateError`` naming the template,
-never a traceback. ``**`` and ``*`` are intercepted so ``10**10**10`` or ``'x' * 10**10`` are refused
-before Python spends minutes or gigabytes on them. ``names`` lists what a template refers to, so the
+never a traceback. ``**`` and ``*`` are intercepted, and numbers passed to filters and functions
+bounded, so ``10**10**10``, ``'x' * 10**10`` or ``'a'|center(10**9)`` are refused before Python spends
+minutes or gigabytes on them. ``names`` lists what a template refers to, so the
 loader can check it against the scope it will see before anything runs.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
@@ -24,7 +26,8 @@ from typing import Any
 from .errors import TemplateError, UserError, shown
 
 MAX_BITS = 64_000  # an integer result of ``**`` (about 19,000 digits)
-MAX_ITEMS = 1_000_000  # a string or list made by ``*``
+MAX_ITEMS = 1_000_000  # a string or list made by ``*``, a filter or a function
+MAX_ARG = 100_000  # a number passed to a filter or function (the sandbox's own range limit)
 
 
 def _bounded_binop(operator: str, left: Any, right: Any) -> Any:
@@ -41,6 +44,29 @@ def _bounded_binop(operator: str, left: Any, right: Any) -> Any:
     return {"**": lambda a, b: a**b}.get(operator, lambda a, b: a * b)(left, right)
 
 
+def _check_call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse a number argument that would make a filter or function build something huge
+    (``'a'|center(10**9)``, ``lipsum(10**5)``: gigabytes or minutes)."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARG:
+            raise OverflowError(f"a number argument above {MAX_ARG} is refused in templates")
+
+
+def _check_result(value: Any) -> Any:
+    if isinstance(value, str | list | tuple) and len(value) > MAX_ITEMS:
+        raise OverflowError(f"a template value of more than {MAX_ITEMS} items is refused")
+    return value
+
+
+def _bounded_filter(fn: Any) -> Any:
+    @functools.wraps(fn)  # keeps jinja's pass_context / pass_eval_context marks
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_call(args, kwargs)
+        return _check_result(fn(*args, **kwargs))
+
+    return bounded
+
+
 @lru_cache(maxsize=1)
 def _env() -> Any:
     from jinja2 import StrictUndefined
@@ -52,7 +78,14 @@ def _env() -> Any:
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
             return _bounded_binop(operator, left, right)
 
-    return Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            _check_call(args, kwargs)
+            return _check_result(super().call(__context, __obj, *args, **kwargs))
+
+    env = Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters = {name: _bounded_filter(fn) for name, fn in env.filters.items()}
+    del env.globals["lipsum"]  # lorem ipsum has no use here, and lipsum(10**5) takes 15 s
+    return env
 
 
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)

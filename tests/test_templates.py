@@ -157,8 +157,16 @@ def test_a_run_time_template_error_is_a_suite_error_not_a_failure(tmp_path: Path
     assert (doc["total"], doc["passed"], doc["error"], doc["rate"]) == (6, 1, 5, 1.0)
     reasons = {c["id"]: c["reason"] for c in doc["checks"]}
     assert "division by zero" in reasons["zero"] and "Exceeds the limit" in reasons["huge"]
-    assert "Range too big" in reasons["range"] and "can only concatenate str" in reasons["str_plus_int"]
+    assert "number argument above 100000" in reasons["range"] and "can only concatenate str" in reasons["str_plus_int"]
     assert proc.returncode == 1 and "Traceback" not in proc.stderr  # not every check passed...
     met = remediate("check", "-i", str(inventory), "--until", "1.0")
     assert met.returncode == 0, met.stdout + met.stderr  # ...but the stack met its target: errors are not counted
     assert "ERROR zero (suite error, not in the rate): template" in met.stdout
+
+
+def test_a_template_syntax_error_is_found_without_an_inventory(tmp_path: Path) -> None:
+    project(tmp_path, 1, {**GOOD, "web.bad": "{kind: http, url: 'http://x/{{ 1 + }}'}"})
+    _, errors = validate_paths([tmp_path / "checks.yml"])
+    assert [str(e).split(": ", 1)[1] for e in errors] == [
+        "web.bad.probe.url: template 'http://x/{{ 1 + }}': unexpected 'end of print statement'"
+    ]
