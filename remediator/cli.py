@@ -125,7 +125,7 @@ def check(
     targets = _targets(inventory, limit)
     docs, all_met = {}, True
     for target in targets:
-        suite = load_suite(checks or target.checks)
+        suite = load_suite(checks or target.checks, target)
         chosen = select(suite, category or ())
         with _progress(len(chosen), True) as bar:
             task = bar.add_task(f"checking {target.name}", total=len(chosen)) if bar else None
@@ -172,8 +172,8 @@ def _planner(
         names = ", ".join(t.name for t in targets)
         raise UserError(f"{inventory}: plan and apply take one target; pick one with --limit (of: {names})")
     target = targets[0]
-    suite = load_suite(checks or target.checks)
-    entries = load_playbooks(playbooks or target.playbooks)
+    suite = load_suite(checks or target.checks, target)
+    entries = load_playbooks(playbooks or target.playbooks, suite, target)
     if not entries:
         raise UserError(f"no playbook entries in {', '.join(map(str, playbooks or target.playbooks))}")
     return Planner(target, suite, entries, concurrency=concurrency, **kwargs)
@@ -359,14 +359,22 @@ def validate(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or directories (default: inventory.yml checks/ playbooks/).")
     ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option("--inventory", "-i", help="An inventory, with every check and playbook file it names."),
+    ] = None,
 ) -> int:
     """Validate inventory, check and playbook files against their schemas.
 
-    Prints each error as file:line:column, the key and what was expected; exits 2 on any error.
+    An inventory is validated with its closure: the check and playbook files each target names, and
+    their templates against the scope that target gives them. Prints each error as
+    file:line:column, the key and what was expected; exits 2 on any error.
     """
     from .loader import validate_paths
 
-    chosen = paths or [p for p in (Path("inventory.yml"), Path("checks"), Path("playbooks")) if p.exists()]
+    chosen = [*(paths or []), *([inventory] if inventory else [])] or [
+        p for p in (Path("inventory.yml"), Path("checks"), Path("playbooks")) if p.exists()
+    ]
     if not chosen:
         raise UserError("nothing to validate: pass files or directories")
     count, errors = validate_paths(chosen)

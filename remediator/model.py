@@ -56,6 +56,7 @@ class Target:
     secrets: Mapping[str, SecretSource] = field(default_factory=dict)
     checks: tuple[Path, ...] = ()
     playbooks: tuple[Path, ...] = ()
+    write_roots: tuple[Path, ...] = ()  # where actions may write besides the compose directory (resolved)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .results import FAILED, PASSED, SKIPPED, Run
+from .results import ERROR, FAILED, PASSED, SKIPPED, Run
 from .secrets import MASKER
 
 
@@ -40,6 +40,7 @@ def _evidence_line(evidence: dict[str, Any]) -> str:
 def print_run(run: Run, target: str, until: float | None = None, console: Any = None) -> None:
     """The table by category, the overall rate against the target, then one line per failure."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -77,6 +78,10 @@ def print_run(run: Run, target: str, until: float | None = None, console: Any = 
             )
         elif r.status == SKIPPED:
             console.print(f"[yellow]SKIP[/] {r.id}: {r.reason}", highlight=False)
+        elif r.status == ERROR:  # the suite's own fault; not in the rate (see results.py)
+            console.print(
+                f"[magenta]ERROR[/] {r.id} (suite error, not in the rate): {escape(r.reason)}", highlight=False
+            )
 
 
 def write_junit(run: Run, path: Path, suite_name: str) -> None:
@@ -89,6 +94,7 @@ def write_junit(run: Run, path: Path, suite_name: str) -> None:
         tests=str(run.total),
         failures=str(run.count(FAILED)),
         skipped=str(run.count(SKIPPED)),
+        errors=str(run.count(ERROR)),
         time=f"{run.duration_s:.3f}",
     )
     suites: dict[str, Any] = {}
@@ -102,6 +108,8 @@ def write_junit(run: Run, path: Path, suite_name: str) -> None:
             el.text = MASKER.mask(json.dumps(r.evidence, default=str))
         elif r.status == SKIPPED:
             ET.SubElement(case, "skipped", message=MASKER.mask(r.reason))
+        elif r.status == ERROR:
+            ET.SubElement(case, "error", message=MASKER.mask(r.reason))
     for suite in suites.values():
         cases = suite.findall("testcase")
         suite.set("tests", str(len(cases)))

@@ -12,7 +12,7 @@ from . import templating
 from .diagnosis import Finding
 from .facts import Facts
 from .model import Check
-from .results import PASSED, Run
+from .results import ERROR, PASSED, Run
 
 # What a step costs, roughly in seconds of disruption: edits are cheap, recreating containers is not.
 COST = {
@@ -85,11 +85,12 @@ def order(findings: list[Finding], checks: Mapping[str, Check]) -> list[Finding]
 def predict(run: Run, ordered: Iterable[Finding]) -> list[float]:
     """The rate expected after each step, if each turns the checks it explains (and no others)."""
     status = {r.id: r.status for r in run.results}
+    counted = max(1, run.total - run.count(ERROR))  # suite errors measure nothing: out of the rate
     turned: set[str] = set()
     out = []
     for f in ordered:
-        turned |= {c for c in f.explains if status.get(c) != PASSED}
-        out.append((run.passed + len(turned)) / max(1, run.total))
+        turned |= {c for c in f.explains if status.get(c) not in (PASSED, ERROR)}
+        out.append((run.passed + len(turned)) / counted)
     return out
 
 
