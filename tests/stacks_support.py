@@ -103,7 +103,9 @@ def copy_shop(tmp: Path, offset: int = 0) -> ShopStack:
 
 
 @contextmanager
-def shop_stack(tmp_path_factory: pytest.TempPathFactory, offset: int = 0, wait_ready: bool = True) -> Iterator[ShopStack]:
+def shop_stack(
+    tmp_path_factory: pytest.TempPathFactory, offset: int = 0, wait_ready: bool = True
+) -> Iterator[ShopStack]:
     """The shop stack up for the duration on a real engine, torn down after (also on failure)."""
     require_engine()
     stack = copy_shop(tmp_path_factory.mktemp("shop"), offset)
