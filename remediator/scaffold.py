@@ -89,7 +89,7 @@ def plan(directory: Path, named: list[Path] | None = None, target: str | None = 
                     "files": [_rel(f, directory) for f in files],
                     "env_files": env_files,
                 },
-                "checks": [str(CHECKS_FILE)],
+                "checks": [str(CHECKS_FILE.parent)],  # a directory: check files you add are read too
                 "playbooks": [str(PLAYBOOK_FILE.parent)],
                 "vars": {"host": "127.0.0.1"},
                 **({"urls": urls} if urls else {}),
