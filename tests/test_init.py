@@ -46,6 +46,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path):
     assert "no compose file" in no_compose.stderr and "compose.yaml" in no_compose.stderr
     assert list(empty.iterdir()) == []
 
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "compose.yaml").write_text("services:\n  web: [not, a, service]\n")
+    invalid = remediate("init", str(broken))
+    _one_line_exit_2(invalid)  # compose's own first error line
+    assert "compose project" in invalid.stderr and not (broken / "inventory.yml").exists()
+
     named = remediate("init", str(tmp_path), "--file", "other.yml")
     _one_line_exit_2(named)
     assert "other.yml: no such compose file" in named.stderr
