@@ -207,7 +207,6 @@ def test_the_guide_runs_as_written(tmp_path: Path):
 def test_the_reference_examples_run_as_written(tmp_path: Path):
     require_engine()
     env = {**os.environ, "HOME": str(tmp_path), "PATH": _path_with_compose(tmp_path), "COLUMNS": "200"}
-    env.pop("DOCKER_HOST", None)
     proc = _run(_script(REFERENCE, {}), tmp_path, env)
     assert proc.returncode == 0, f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
 
