@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from remediator import scaffold
+from remediator import scaffold, templating
 
 from .stacks_support import shop_stack
 from .support import PORT_SHIFT, json_out, remediate, sandbox_dir
@@ -159,6 +159,10 @@ def test_derivation_rules_on_compose_config_data():
             healthcheck={"test": ["CMD-SHELL", "curl -fsS http://localhost/api/health || exit 1"]},
         ),
         "off": _service(healthcheck={"test": ["NONE"]}, ports=[{"target": 1, "published": "7001"}]),
+        "web-ui": _service(
+            ports=[{"target": 3000, "published": "3000", "protocol": "tcp"}],
+            healthcheck={"test": ["CMD", "wget", "-q", "--spider", "http://127.0.0.1:3000/"]},
+        ),
     }
     checks, urls = scaffold._checks(services)
     by_id = {c["id"]: c for c in checks}
@@ -166,7 +170,11 @@ def test_derivation_rules_on_compose_config_data():
     assert by_id["api.running"]["requires"] == ["db.running", "migrate.running"]
     assert by_id["db.running"]["expect"]["health"] == "healthy"
     assert by_id["off.running"]["expect"] == {"state": "running"}  # a disabled healthcheck is none
-    assert {i for i in by_id if ".port." in i} == {"api.port.8080", "api.port.9100", "off.port.7001"}
+    ports = {i for i in by_id if ".port." in i}
+    assert ports == {"api.port.8080", "api.port.9100", "off.port.7001", "web-ui.port.3000"}
     assert by_id["api.port.9100"]["probe"]["host"] == "10.1.2.3"
     assert by_id["api.http.api-health"]["probe"]["url"] == "{{ urls.api }}/api/health"  # port 80 -> 8080
-    assert urls == {"api": "http://{{ host }}:8080"}
+    # a service name with a dash becomes a name a template can use
+    assert urls == {"api": "http://{{ host }}:8080", "web_ui": "http://{{ host }}:3000"}
+    url = by_id["web-ui.http.root"]["probe"]["url"]
+    assert templating.render_str(url, {"urls": {"web_ui": "http://h:3000"}}) == "http://h:3000/"
