@@ -69,6 +69,8 @@ def compose_files(directory: Path, named: list[Path] | None = None) -> tuple[Pat
 
 def plan(directory: Path, named: list[Path] | None = None, target: str | None = None) -> list[Planned]:
     """The files ``init`` writes for the compose project in ``directory``; writes nothing."""
+    if target is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", target):
+        raise UserError(f"--target {target!r}: expected letters, digits, '.', '_' or '-'")
     directory = directory.resolve()
     files = compose_files(directory, named)
     compose = Compose(ComposeProject(project="", directory=directory, files=files))

@@ -53,6 +53,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path):
     _one_line_exit_2(invalid)  # compose's own first error line
     assert "compose project" in invalid.stderr and not (broken / "inventory.yml").exists()
 
+    bad_name = remediate("init", str(tmp_path), "--target", "my target")
+    _one_line_exit_2(bad_name)
+    assert "--target 'my target'" in bad_name.stderr and not (tmp_path / "inventory.yml").exists()
+
     named = remediate("init", str(tmp_path), "--file", "other.yml")
     _one_line_exit_2(named)
     assert "other.yml: no such compose file" in named.stderr
