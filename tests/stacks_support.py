@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import socket
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,20 +65,24 @@ class ShopStack:
         return proc
 
     def up(self, wait_ready: bool = True) -> None:
-        """``up -d --wait`` (healthchecks only); with ``wait_ready`` also until the storefront listens,
-        which it does ~0.8 s after its container starts and which no healthcheck reports."""
+        """``up -d --wait`` (healthchecks only); with ``wait_ready`` also until the storefront answers HTTP,
+        which it does ~0.8 s after its container starts and which no healthcheck reports. (A TCP connect
+        is no sign: Docker's proxy accepts on the published port before the process listens.)"""
         self.compose("up", "-d", "--wait", "--wait-timeout", "60", timeout=120)
         if wait_ready:
-            assert wait_for(lambda: _listens(self.storefront_port), timeout=15), "storefront never listened"
+            assert wait_for(lambda: _answers(self.storefront_port), timeout=15), "storefront never answered"
 
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "0", check=False)
 
 
-def _listens(port: int) -> bool:
+def _answers(port: int) -> bool:
+    """Any HTTP answer (a 502 while the catalog is down included): the process listens."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
             return True
+    except urllib.error.HTTPError:
+        return True
     except OSError:
         return False
 
