@@ -132,9 +132,9 @@ def test_init_on_the_sandbox_then_check_passes(tmp_path_factory: pytest.TempPath
         assert target["compose"]["project"] == box.project
         check = remediate("check", "--json", "-i", str(box.inventory))
         doc = json_out(check)
-        failing = [r for r in doc["results"] if r["status"] != "passed"]
+        failing = [r for r in doc["checks"] if r["status"] != "passed"]
         assert check.returncode == 0, failing
-        ids = {r["id"] for r in doc["results"]}
+        ids = {r["id"] for r in doc["checks"]}
         # every service, healthy where it has a healthcheck; the gateway's health URL on its published port
         assert {"postgres.running", "redis.running", "api-gateway.running", "log-shipper.running"} <= ids
         assert "api-gateway.http.health" in ids
