@@ -1,4 +1,4 @@
-"""The ``remediate`` command: check, plan, apply, watch and validate.
+"""The ``remediate`` command: check, plan, apply, watch, validate and init.
 
 Heavy modules are imported inside each command so ``remediate --help`` starts quickly. Every
 ``RemediatorError`` becomes one line on stderr and its exit code: 2 for bad input, 3 when the engine
@@ -384,6 +384,42 @@ def validate(
         sys.stderr.write(f"remediate: {len(errors)} error(s) in {count} file(s)\n")
         return EXIT_USAGE
     sys.stdout.write(f"{count} file(s) valid\n")
+    return EXIT_OK
+
+
+@app.command()
+@guarded
+def init(
+    directory: Annotated[Path, typer.Argument(help="The compose project's directory.")] = Path("."),
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", "-f", help="Compose file(s), relative to DIR (default: the ones compose finds)."),
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", help="The target's name (default: the project's).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the files instead of writing them.")] = False,
+) -> int:
+    """Write inventory.yml, checks/services.yml and playbooks/generic.yml for a compose project.
+
+    Reads the project through **compose config** (services, published ports, healthchecks,
+    depends_on) and checks that each service runs (and is healthy where it has a healthcheck), that
+    its published ports accept connections and that the HTTP URLs its healthcheck calls answer on the
+    published port; depends_on becomes requires. Never overwrites a file without --force.
+
+    Example: remediate init ~/src/shop && cd ~/src/shop && remediate check
+    """
+    from . import scaffold
+
+    planned = scaffold.plan(directory, file, target)
+    if dry_run:
+        for p in planned:
+            sys.stdout.write(f"# --- {p.path}\n{p.text}")
+        return EXIT_OK
+    scaffold.write(planned, force)
+    for p in planned:
+        sys.stdout.write(f"wrote {p.path}: {p.summary}\n")
+    inventory = planned[0].path
+    sys.stdout.write(f"next: remediate check -i {inventory}   (or cd {inventory.parent} && remediate check)\n")
     return EXIT_OK
 
 
