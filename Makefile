@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= report
 
-.PHONY: setup engine base-image test lint bench
+.PHONY: setup engine base-image chromium test lint bench
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,11 @@ engine:
 base-image: engine
 	bash scripts/base-image.sh
 
-test: setup base-image
+# headless Chromium for the HTML report's rendering test (tests/test_report_html.py)
+chromium:
+	bash scripts/chromium.sh
+
+test: setup base-image chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -247,7 +247,8 @@ def apply(
     Exit 0 when the target is met, 1 when not, 2 on bad input, 3 when the engine is unreachable.
     """
     from . import log
-    from .report import emit_json, print_apply, write_html
+    from .html_report import write_html
+    from .report import emit_json, print_apply
 
     log.configure(verbose)
     planner = _planner(
