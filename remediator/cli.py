@@ -46,11 +46,6 @@ class _Group(TyperGroup):
 app = typer.Typer(
     name="remediate",
     cls=_Group,
-    help=(
-        "Heal a docker-compose dev environment the way a careful engineer would: run the verification "
-        "suite (check), diagnose from evidence and show the fixes (plan), apply them one at a time and "
-        "re-test after each until the target rate is met (apply --until 0.8)."
-    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -113,6 +108,8 @@ def _root(
     """Heal a docker-compose dev environment the way a careful engineer would: run the verification
     suite (check), diagnose from evidence and show the fixes (plan), apply them one at a time and
     re-test after each until the target rate is met (apply --until 0.8).
+
+    Exit codes: 0 target met, 1 not met, 2 bad input or usage, 3 engine or target unreachable.
 
     **Examples**
 
@@ -321,9 +318,8 @@ def plan(
 
     log.configure(verbose)
     with _feedback(not as_json or sys.stderr.isatty(), width) as feedback:
-        feedback.start(f"plan: reading {inventory}")
         planner = _planner(inventory, limit, checks, playbooks, concurrency, notify=feedback.notify)
-        feedback.notify(f"checking {planner.target.name}: {len(planner.checks)} checks")
+        feedback.start(f"plan: checking {planner.target.name} ({len(planner.checks)} checks)")
         doc = planner.plan()
     if as_json:
         emit_json(doc)
@@ -386,7 +382,6 @@ def apply(
     log.configure(verbose)
     started_at, started = datetime.now(UTC), time.monotonic()
     with _feedback(not as_json or sys.stderr.isatty(), width) as feedback:
-        feedback.start(f"apply: reading {inventory}")
         planner = _planner(
             inventory,
             limit,
@@ -397,7 +392,7 @@ def apply(
             assume_yes=yes,
             notify=feedback.notify,
         )
-        feedback.notify(f"checking {planner.target.name}: {len(planner.checks)} checks")
+        feedback.start(f"apply: checking {planner.target.name} ({len(planner.checks)} checks)")
         doc = planner.apply(until=until, max_steps=max_steps, timeout_s=timeout)
     if report:
         meta = {
