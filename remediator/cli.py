@@ -318,8 +318,9 @@ def plan(
 
     log.configure(verbose)
     with _feedback(not as_json or sys.stderr.isatty(), width) as feedback:
+        feedback.start(f"reading {inventory}")
         planner = _planner(inventory, limit, checks, playbooks, concurrency, notify=feedback.notify)
-        feedback.start(f"plan: checking {planner.target.name} ({len(planner.checks)} checks)")
+        feedback.notify(f"plan: checking {planner.target.name} ({len(planner.checks)} checks)")
         doc = planner.plan()
     if as_json:
         emit_json(doc)
@@ -382,6 +383,7 @@ def apply(
     log.configure(verbose)
     started_at, started = datetime.now(UTC), time.monotonic()
     with _feedback(not as_json or sys.stderr.isatty(), width) as feedback:
+        feedback.start(f"reading {inventory}")
         planner = _planner(
             inventory,
             limit,
@@ -392,7 +394,7 @@ def apply(
             assume_yes=yes,
             notify=feedback.notify,
         )
-        feedback.start(f"apply: checking {planner.target.name} ({len(planner.checks)} checks)")
+        feedback.notify(f"apply: checking {planner.target.name} ({len(planner.checks)} checks)")
         doc = planner.apply(until=until, max_steps=max_steps, timeout_s=timeout)
     if report:
         meta = {

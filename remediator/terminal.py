@@ -108,7 +108,8 @@ class Feedback:
     # -- the live status line ----------------------------------------------------------------------
 
     def start(self, message: str) -> Feedback:
-        """Show ``message`` at once, before the first milestone, so the screen is never blank."""
+        """Begin: on a terminal, the live status shows ``message`` at once, so the screen is never blank
+        while files are read; in a pipe nothing is printed until the first milestone."""
         if not self.enabled:
             return self
         from . import progress
@@ -121,8 +122,6 @@ class Feedback:
             self._status.start()
             self._ticker = threading.Thread(target=self._tick, name="remediate-status", daemon=True)
             self._ticker.start()
-        else:
-            self._print(message)
         return self
 
     def stop(self) -> None:

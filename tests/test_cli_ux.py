@@ -193,14 +193,15 @@ def test_plain_progress_says_each_thing_once_and_a_long_wait_every_10_s(
 ) -> None:
     feedback = Feedback(enabled=True, live=False)
     with feedback:
-        feedback.start("apply: reading inventory.yml")
+        feedback.start("reading inventory.yml")  # a pipe shows no line for it: it is over in a moment
+        feedback.notify("apply: checking local (2 checks)")
         for _ in range(3):
             feedback.notify("waiting for web to finish starting")
         for second in range(25):
             feedback.waiting("health of web (running/starting), up to 90 s", second)
         feedback.waiting("health of worker (running/starting), up to 90 s", 25)
     lines = capsys.readouterr().err.splitlines()
-    assert re.fullmatch(r"\[ +\d+\.\d s\] apply: reading inventory.yml", lines[0])
+    assert re.fullmatch(r"\[ +\d+\.\d s\] apply: checking local \(2 checks\)", lines[0]), lines
     assert sum("finish starting" in line for line in lines) == 1
     web = [line for line in lines if "health of web" in line]
     assert len(web) == 1  # the seconds go by faster than a real clock here: one line, then silence
