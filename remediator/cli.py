@@ -26,6 +26,9 @@ def _untyped(option: Any) -> Any:
 
 
 class _Command(TyperCommand):
+    """typer prints every value's Python type in --help (``<bool>``, ``<list[Path]>``); our options
+    carry a metavar that says it in words (FILE, RATE, SECONDS), so a command shows that alone."""
+
     def get_help_option(self, ctx: Any) -> Any:
         return _untyped(super().get_help_option(ctx))
 
@@ -39,6 +42,8 @@ class _Command(TyperCommand):
 
 
 class _Group(TyperGroup):
+    """The top level, whose --help shows no type either."""
+
     def get_help_option(self, ctx: Any) -> Any:
         return _untyped(super().get_help_option(ctx))
 
@@ -121,7 +126,7 @@ def _root(
 
 
 def _rate(value: float | None) -> float | None:
-    """--until is a fraction; 80 is read as the percentage it almost surely means, and said so."""
+    """--until is a fraction; 80 is refused with the fraction it almost surely meant (0.8)."""
     if value is None or 0.0 <= value <= 1.0:
         return value
     if 1.0 < value <= 100.0:
