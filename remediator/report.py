@@ -177,7 +177,7 @@ def print_plan(doc: dict[str, Any], console: Any = None) -> None:
             mark = "would change" if a["would_change"] else "no change"
             console.print(f"   {a['action']}: {escape(MASKER.mask(a['summary']))} [dim]({mark})[/]", highlight=False)
             if a["diff"]:
-                console.print(_indent(a["diff"]), highlight=False, markup=False)
+                console.print(_indent(a["diff"], console.width), highlight=False, markup=False, soft_wrap=True)
     for sf in doc["suite_findings"]:
         console.print(
             f"\n[bold yellow]suite finding[/]: {escape(sf['name'])} [dim]({escape(sf['key'])})[/] — reported, not "
@@ -187,13 +187,20 @@ def print_plan(doc: dict[str, Any], console: Any = None) -> None:
         for ev in sf["evidence"][:6]:
             _print_evidence(console, ev)
         if sf.get("patch"):
-            console.print(_indent(sf["patch"]), highlight=False, markup=False)
+            console.print(_indent(sf["patch"], console.width), highlight=False, markup=False, soft_wrap=True)
     if not doc["steps"] and not doc["suite_findings"]:
         console.print("nothing to do: no playbook entry matches")
 
 
-def _indent(text: str) -> str:
-    return "\n".join("      " + line for line in MASKER.mask(text).rstrip().splitlines())
+def _indent(text: str, width: int) -> str:
+    """A diff, masked and indented under its action. A line too long for the width is folded under
+    its own indent (exactly, no character lost) instead of wrapping to the left margin, where it
+    would read as the next line of the plan."""
+    room = max(20, width - 6)
+    out = []
+    for line in MASKER.mask(text).rstrip().splitlines():
+        out.extend("      " + line[i : i + room] for i in range(0, max(1, len(line)), room))
+    return "\n".join(out)
 
 
 def _evidence_text(ev: dict[str, Any]) -> str:
@@ -261,7 +268,7 @@ def print_apply(doc: dict[str, Any], console: Any = None) -> None:
             f"[yellow]suite finding[/]: {sf['name']} ({sf['key']}), not applied without --fix-suite", highlight=False
         )
         if sf.get("patch"):
-            console.print(_indent(sf["patch"]), highlight=False, markup=False)
+            console.print(_indent(sf["patch"], console.width), highlight=False, markup=False, soft_wrap=True)
     left = doc["remaining_failures"]
     if left:
         console.print(
