@@ -152,7 +152,14 @@ def test_plan_evidence_lines_fit_and_end_at_a_word() -> None:
     out = io.StringIO()
     print_plan(doc, console=Console(file=out, width=90, color_system=None))
     text = out.getvalue()
-    evidence = [line for line in text.splitlines() if line.startswith(("   evidence: ", " " * 13))]
+    lines = text.splitlines()
+    evidence = []
+    for i, line in enumerate(lines):  # an evidence line, and the one that continues it under its start
+        if line.startswith("   evidence: "):
+            evidence.append(line)
+            after = lines[i + 1] if i + 1 < len(lines) else ""
+            if after.startswith(" " * 13) and after[13:14] != " ":
+                evidence.append(after)
     assert evidence
     whole = io.StringIO()
     print_plan(doc, console=Console(file=whole, width=5000, color_system=None))
