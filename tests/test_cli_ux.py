@@ -135,6 +135,23 @@ def test_docker_host_is_named_and_no_repo_only_path_is_offered(tmp_path: Path) -
         assert Path(path).is_absolute() and Path(path).is_file(), local.stderr
 
 
+def test_piped_output_is_wide_unless_a_width_is_given(tmp_path: Path) -> None:
+    category = "a-category-whose-name-alone-takes-more-than-eighty-columns-of-a-ci-log-to-print-whole"
+    (tmp_path / "checks.yml").write_text(f"""\
+checks:
+  - id: cmd.ok
+    category: {category}
+    name: a command that passes
+    probe: {{kind: command, argv: [{sys.executable}, -c, "print('ok')"]}}
+""")
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(f"targets:\n  local: {{checks: [{tmp_path / 'checks.yml'}]}}\n")
+    piped = remediate("check", "-i", str(inv), env={"COLUMNS": ""})  # no $COLUMNS: the wide default
+    assert piped.returncode == 0 and category in piped.stdout, piped.stdout
+    narrow = remediate("check", "-i", str(inv), "--width", "60")
+    assert narrow.returncode == 0 and max(map(len, narrow.stdout.splitlines())) <= 60, narrow.stdout
+
+
 def test_clip_cuts_at_a_word_with_an_ellipsis() -> None:
     text = "status=500 body=the quick brown fox jumps over the lazy dog"
     assert clip(text, 80) == text
