@@ -45,7 +45,7 @@ table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #dde;padding:6px 8px;text-align:left;vertical-align:top}
 th{font-weight:600;color:#3b4252;background:#f5f6fa} .num{text-align:right;white-space:nowrap}
 td.status{white-space:nowrap;overflow-wrap:normal}
-.ok,.changed-ok{color:#187a2f} .changed{color:#a86400} .failed,.rolled,.needs{color:#b3261e}
+.ok{color:#187a2f} .changed{color:#a86400} .failed,.rolled,.needs{color:#b3261e}
 .muted{color:#5b6275} .subject{font-weight:600}
 details{margin:.3rem 0} summary{cursor:pointer;color:#1f5fbf}
 pre{background:#f5f6fa;border:1px solid #e6e8f0;border-radius:4px;padding:8px;margin:.35rem 0;
