@@ -571,7 +571,7 @@ def _usage_hint(exc: Any, argv: list[str]) -> str:
     """One line for a usage error, with the likely fix where the mistake is a known one."""
     message = exc.format_message()
     for i, arg in enumerate(argv[:-1]):
-        if arg in ("-v", "--verbose") and argv[i + 1].isdigit():
+        if (arg == "--verbose" or (len(arg) > 1 and arg.strip("v") == "-")) and argv[i + 1].isdigit():
             n = int(argv[i + 1])
             return f"-v is counted, not given a number: write -{'v' * max(1, min(n, 2))} instead of {arg} {n}"
     where = exc.ctx.command_path if getattr(exc, "ctx", None) else "remediate"

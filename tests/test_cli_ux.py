@@ -50,6 +50,7 @@ def test_help_shows_human_types_and_examples() -> None:
         (("apply", "--until", "1.5"), "not a rate from 0 to 1; for 1.5 % write --until 0.015"),
         (("watch", "--until", "-1"), "not a rate from 0 to 1 (0.8 means 80 %)"),
         (("check", "-v", "2"), "-v is counted, not given a number: write -vv instead of -v 2"),
+        (("apply", "-vv", "3"), "write -vv instead of -vv 3"),
         (("plan", "--bogus"), "No such option: --bogus"),
     ],
 )
