@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from ..errors import Unreachable, UserError
 from ..model import ComposeProject, DockerEndpoint
-from .engine import START_HINT
+from .engine import START_HINT, where
 
 _ENGINE_DOWN = re.compile(
     r"Cannot connect to the Docker daemon|permission denied while trying to connect|error during connect"
@@ -156,8 +156,7 @@ class Compose:
             return Proc(tuple(argv), -1, out, f"timed out after {limit:g} s", time.monotonic() - started)
         proc = Proc(tuple(argv), cp.returncode, cp.stdout, cp.stderr, time.monotonic() - started)
         if not proc.ok and _ENGINE_DOWN.search(proc.stderr):
-            where = self.endpoint.host or self.endpoint.context or "the default socket"
-            raise Unreachable(f"Docker engine at {where}: no Docker engine answers; {START_HINT}")
+            raise Unreachable(f"Docker engine at {where(self.endpoint)}: no Docker engine answers; {START_HINT}")
         return proc
 
     # -- reading --------------------------------------------------------------------------------
