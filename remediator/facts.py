@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .backends.engine import ContainerState, Engine
 from .model import Check, Target, dependents
 from .results import Run
 from .secrets import MASKER
+
+if TYPE_CHECKING:
+    from .analyzers.observe import StackFacts
 
 _SECRET_WORDS = {"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "CREDENTIALS", "PAT", "DSN"}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -41,6 +44,11 @@ class Facts:
     secrets: Mapping[str, str] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)  # template variables (vars, urls, run_id)
     logs: Callable[[str, int], list[str]] = lambda _service, _tail: []
+    stack: StackFacts | None = None  # what only the analyzers read (compose's warnings, drift, volumes)
+
+    def logs_of(self, service: str, tail: int = 50) -> list[str]:
+        """The service's last ``tail`` log lines, masked, read once per round."""
+        return self.logs(service, tail)
 
     # -- derived ------------------------------------------------------------------------------
 
