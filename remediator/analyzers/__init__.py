@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from . import containers, credentials, dependencies, drift, variables, volumes
+from . import containers, credentials, dependencies, drift, ports, variables, volumes
 from .base import CONFIDENCE_RANK, Diagnosis, SafeAction
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ ANALYZERS: dict[str, Analyzer] = {
     "shared-secret-differs": variables.shared_secret_differs,
     "url-credentials": variables.url_lacks_credentials,
     "drift": drift.drift,
+    "unpublished-port": ports.unpublished_port,
     "dependent-after-recovery": dependencies.dependent_after_recovery,
     "fresh-volume": volumes.fresh_volume,
 }

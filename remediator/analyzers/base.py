@@ -101,7 +101,7 @@ _CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("missing-image", re.compile(
         r"No such image: (\S+)|pull access denied for ([^,\s]+)|manifest for (\S+) not found")),
     ("missing-module", re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '?([\w.]+)")),
-    ("timeout", re.compile(r"(Health check exceeded timeout|timed out|timeout)", re.I)),
+    ("timeout", re.compile(r"(Health check exceeded timeout|timed out|deadline exceeded)", re.I)),
     ("http-status", re.compile(r"HTTP Error (\d{3})|returned error: (\d{3})|\bstatus(?: code)?[ :=]+([45]\d\d)\b")),
     ("connection-refused", re.compile(r"(Connection refused|ECONNREFUSED|connection to server .* failed)", re.I)),
     ("name-resolution", re.compile(r"(Name or service not known|Temporary failure in name resolution|"
@@ -116,12 +116,18 @@ _ERRORISH = re.compile(
 
 
 def classify(text: str) -> ErrorClass | None:
-    """The first known class of error in ``text`` (a State.Error, a health output, a log line)."""
-    for kind, pattern in _CLASSES:
-        m = pattern.search(text)
-        if m:
-            detail = next((g for g in m.groups() if g), "")
-            return ErrorClass(kind, detail, _clip(text))
+    """The known class of error in ``text`` (a State.Error, a health output, a log line).
+
+    A traceback's last line says what went wrong; the lines above it only say where (and may hold
+    words such as ``timeout=2``), so the last non-empty line is read first.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    for part in (lines[-1], text) if len(lines) > 1 else (text,):
+        for kind, pattern in _CLASSES:
+            m = pattern.search(part)
+            if m:
+                detail = next((g for g in m.groups() if g), "")
+                return ErrorClass(kind, detail, _clip(part))
     return None
 
 

@@ -245,7 +245,7 @@ def unhealthy(facts: Facts) -> list[Diagnosis]:
             fix = f"the health endpoint answers {err.detail}: see the service's logs for why"
         else:
             fix = "see the health log's output and the service's logs for why the check fails"
-        tail = [str(h.get("Output", "")).strip()[-200:] for h in st.health_log[-2:]]
+        tail = [(str(h.get("Output", "")).strip().splitlines() or [""])[-1][-200:] for h in st.health_log[-2:]]
         ev = {
             "container": st.name,
             "health": st.health,

@@ -72,6 +72,8 @@ def _trouble(st: ContainerState | None) -> str:
         return "has no container"
     if st.state == "restarting":
         return "is restarting in a loop"
+    if st.state == "created":
+        return "was never started"
     if st.state != "running":
         return f"is {st.state}" + (f" (exit {st.exit_code})" if st.state in ("exited", "dead") else "")
     if st.health == "unhealthy":
@@ -123,6 +125,8 @@ def dependent_after_recovery(facts: Facts) -> list[Diagnosis]:
         st = facts.containers.get(service)
         if st is None or not ((st.state == "running" and st.health == "unhealthy") or _crashed(st)):
             continue
+        if st.state == "running" and health_only_timed_out(st):
+            continue  # slow, not broken: a restart would not help
         started = parse_time(st.started_at)
         for dep, how in dependencies(facts, service).items():
             dst = facts.containers.get(dep)

@@ -235,8 +235,10 @@ def url_lacks_credentials(facts: Facts) -> list[Diagnosis]:
                 signature = "url-credentials-differ"
             else:
                 title = f"{service}'s {key} has no credentials for {host}"
-                cause = f"{key} reaches {scheme}://{host}" + (f":{port}" if port else "") + " without a password, "
-                "while other services' URLs to the same server carry one"
+                cause = (
+                    f"{key} reaches {scheme}://{host}" + (f":{port}" if port else "") + " without a password, "
+                    "while other services' URLs to the same server carry one"
+                )
                 signature = "url-missing-credentials"
             siblings = [(s, k) for s, k, _ in with_pw if (s, k) != (service, key)][:3]
             out.append(
