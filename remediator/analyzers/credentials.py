@@ -178,7 +178,10 @@ def health_names_dependency(facts: Facts) -> list[Diagnosis]:
             err = classify(value)
             if err and err.kind == "timeout":
                 continue  # a slow answer under load is not a named failure
-            target = next((d for d in dependencies(facts, service) if name.lower() in d.lower()), name)
+            target = next(
+                (d for d, how in dependencies(facts, service).items() if _names(name, d, how)),
+                name,
+            )
             out.append(
                 Diagnosis(
                     analyzer="health-names-dependency",
@@ -195,3 +198,10 @@ def health_names_dependency(facts: Facts) -> list[Diagnosis]:
                 )
             )
     return out
+
+
+def _names(name: str, dependency: str, how: str) -> bool:
+    """Whether a health document's entry name means ``dependency``: by its name, or by the variable
+    that reaches it (``database`` is the service behind ``DATABASE_URL``)."""
+    word = name.lower().replace("-", "_")
+    return word in dependency.lower().replace("-", "_") or word in how.lower()

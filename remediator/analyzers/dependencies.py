@@ -62,7 +62,7 @@ def dependencies(facts: Facts, service: str) -> dict[str, str]:
     for host, key in hosts_named(environment(config)).items():
         dep = names.get(host)
         if dep and dep != service:
-            out.setdefault(dep, f"environment {key}")
+            out[dep] = f"{out[dep]}, environment {key}" if dep in out else f"environment {key}"
     return out
 
 
@@ -86,7 +86,7 @@ def dependency_down(facts: Facts) -> list[Diagnosis]:
     held: dict[str, dict[str, str]] = {}  # dependency -> {dependent: how it is known}
     for service in facts.services:
         for dep, how in dependencies(facts, service).items():
-            if _trouble(facts.containers.get(dep)):
+            if _trouble(facts.containers.get(dep)) and not _completed(facts, service, dep):
                 held.setdefault(dep, {})[service] = how
     out = []
     for dep, dependents in held.items():
@@ -163,3 +163,11 @@ def dependent_after_recovery(facts: Facts) -> list[Diagnosis]:
 
 def _crashed(st: ContainerState) -> bool:
     return st.state in ("exited", "dead") and st.exit_code not in (0, 137, 143) and not st.error
+
+
+def _completed(facts: Facts, service: str, dep: str) -> bool:
+    """A one-shot dependency (``condition: service_completed_successfully``) that did complete."""
+    deps = (facts.services.get(service) or {}).get("depends_on") or {}
+    cond = deps.get(dep, {}).get("condition") if isinstance(deps, Mapping) else None
+    st = facts.containers.get(dep)
+    return cond == "service_completed_successfully" and st is not None and st.state == "exited" and st.exit_code == 0

@@ -166,9 +166,7 @@ def _state(container: Any) -> ContainerState:
         image=(attrs.get("Config") or {}).get("Image", "") or "",
         env=dict(kv.partition("=")[::2] for kv in (attrs.get("Config") or {}).get("Env") or ()),
         ports=_published(attrs),
-        mounts=tuple(
-            {k: str(m.get(src, "")) for k, src in _MOUNT_KEYS.items()} for m in attrs.get("Mounts") or ()
-        ),
+        mounts=tuple({k: str(m.get(src, "")) for k, src in _MOUNT_KEYS.items()} for m in attrs.get("Mounts") or ()),
     )
 
 
