@@ -458,14 +458,20 @@ def test_fresh_volume_after_the_stack_existed() -> None:
     mount = ({"type": "volume", "name": "p_pgdata", "source": "", "destination": "/var/lib/postgresql"},)
     containers = {s: cs(s) for s in ("redis", "api", "worker")}
     containers["postgres"] = cs("postgres", created=T2, started_at=T2, mounts=mount)
-    stack = StackFacts(volumes={"p_pgdata": "2026-11-25T10:08:59Z"})
-    (d,) = only(make_facts(containers=containers, stack=stack), "fresh-volume")
+    stack = StackFacts(volumes={"p_pgdata": "2026-11-25T10:08:59Z"})  # minutes after the stack
+    checks = [Check("db.ready", "health", "h", {"kind": "container", "service": "postgres"}, {})]
+    (d,) = only(
+        make_facts(containers=containers, stack=stack, checks=checks, results=failed("db.ready")), "fresh-volume"
+    )
     assert d.confidence == "medium" and d.signature == "data-loss"
+    assert only(make_facts(containers=containers, stack=stack), "fresh-volume") == []  # healed: nothing misses it
     logs = {"postgres": ["postgres: initialized /var/lib/postgresql/data"], "api": ['relation "users" does not exist']}
     (d,) = only(make_facts(containers=containers, stack=stack, logs=logs), "fresh-volume")
     assert d.confidence == "high" and {"service": "api", "log": 'relation "users" does not exist'} in d.evidence
+    first_start = {"postgres": ["postgres: initialized /var/lib/postgresql/data"], "api": ["GET /users 200"]}
+    assert only(make_facts(containers=containers, stack=stack, logs=first_start), "fresh-volume") == []
     old = StackFacts(volumes={"p_pgdata": "2026-11-25T09:59:58Z"})
-    assert only(make_facts(containers=containers, stack=old, logs=logs), "fresh-volume") == []
+    assert only(make_facts(containers=containers, stack=old), "fresh-volume") == []
 
 
 def test_drift_names_what_changed() -> None:

@@ -126,10 +126,14 @@ def exit_code(facts: Facts) -> list[Diagnosis]:
 def start_failure(facts: Facts) -> list[Diagnosis]:
     """A container the runtime could not start (State.Error): port taken, mount source missing, ..."""
     out = []
+    gone = facts.stack.missing_mounts if facts.stack else {}
     for service, st in facts.containers.items():
-        if not st.error or st.state == "running" or st.exit_code in (126, 127):
+        if st.state == "running" or st.exit_code in (126, 127) or not (st.error or service in gone):
             continue
-        err = classify(st.error)
+        if service in gone and not st.error:
+            err: ErrorClass | None = ErrorClass("mount-source-missing", gone[service][0], "")
+        else:
+            err = classify(st.error)
         signature = err.kind if err else "start-error"
         out.append(
             Diagnosis(
@@ -140,7 +144,7 @@ def start_failure(facts: Facts) -> list[Diagnosis]:
                 cause=describe(err) if err else st.error,
                 fix=_FIXES.get(signature, "fix what the engine's error says, then start it again"),
                 confidence="high",
-                evidence=(_state_evidence(st),),
+                evidence=(_state_evidence(st), *({"missing_mount_source": p} for p in gone.get(service, ()))),
                 explains=explained(facts, [service]),
                 signature=signature,
             )
@@ -286,10 +290,11 @@ def _long_running(facts: Facts, service: str, config: Mapping[str, Any]) -> bool
 def not_running(facts: Facts) -> list[Diagnosis]:
     """A service meant to run that is stopped, never started, or has no container: start it."""
     out = []
-    missing = facts.stack.missing_images if facts.stack else {}
+    stack = facts.stack
+    cannot = {*stack.missing_images, *stack.missing_mounts} if stack else set()
     for service, config in facts.services.items():
         st = facts.containers.get(service)
-        if service in missing or not _long_running(facts, service, config):
+        if service in cannot or not _long_running(facts, service, config):
             continue
         if st is None:
             what, ev = "has no container", {"service": service, "container": None}

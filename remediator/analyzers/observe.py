@@ -36,6 +36,9 @@ class StackFacts:
     volumes: Mapping[str, str] = field(default_factory=dict)  # engine volume name -> creation time
     missing_images: Mapping[str, str] = field(default_factory=dict)  # service -> image absent from the engine
     services: Mapping[str, Any] = field(default_factory=dict)  # the resolved services, when config resolved
+    # service -> bind-mount sources absent from this host, for containers not running (the engine
+    # leaves such a container "created" with no State.Error: the reason is only in start's reply)
+    missing_mounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _message(line: str) -> str:
@@ -74,4 +77,22 @@ def observe(compose: Compose, engine: Engine, drift: bool = True) -> StackFacts:
         volumes=engine.volumes(compose.project.project),
         missing_images=missing,
         services=services,
+        missing_mounts=_missing_mounts(engine, compose) if _local(engine) else {},
     )
+
+
+def _local(engine: Engine) -> bool:
+    """Whether the engine shares this machine's filesystem (a bind source can be looked at here)."""
+    host = engine.endpoint.host or ""
+    return not engine.endpoint.context and (not host or host.startswith("unix://"))
+
+
+def _missing_mounts(engine: Engine, compose: Compose) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for st in engine.containers(compose.project.project):
+        if st.state == "running":
+            continue
+        gone = tuple(m["source"] for m in st.mounts if m.get("type") == "bind" and not Path(m["source"]).exists())
+        if gone:
+            out[st.service] = gone
+    return out

@@ -1,9 +1,11 @@
 """Analyzer of state that was lost: a volume made again under a stack that already had data.
 
-Compose creates a project's volumes before its containers, so on a healthy stack every volume is
-older than every container. A volume younger than some container was removed and made again while
-the stack lived: whatever it held is gone. The service's own logs ("initialized", "initdb") or a
-dependent's "relation ... does not exist" make it certain.
+The signs: the service that mounts the volume says it initialised it ("initialized", "initdb"), or
+the volume is much younger than the stack's oldest container (compose creates volumes lazily, so
+on a busy machine a first ``up`` already spreads them over seconds: only a gap of minutes counts).
+Either alone is what a first start looks like too; it becomes a finding only when something misses
+the data now: a dependent's latest log lines say a table or database is not there, or checks on
+those services fail.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .base import Diagnosis, explained, parse_time
 if TYPE_CHECKING:
     from ..facts import Facts
 
-_SLACK = timedelta(seconds=5)  # compose creates volumes and containers within a second of each other
+_LATE = timedelta(seconds=60)  # volumes of one ``up`` are created within seconds of its containers
 _INIT = re.compile(r"\binitiali[sz](?:ed|ing)\b|\binitdb\b|init process complete|creating (?:default )?database", re.I)
 _SCHEMA_GONE = re.compile(
     r'relation "[^"]+" does not exist|no such table|Table \S+ doesn\'t exist|Unknown database'
@@ -27,7 +29,7 @@ _SCHEMA_GONE = re.compile(
 
 
 def fresh_volume(facts: Facts) -> list[Diagnosis]:
-    """A named volume created after the stack's containers existed: a data-loss warning."""
+    """A named volume initialised anew while something still expects its data: a data-loss warning."""
     stack = facts.stack
     if stack is None or not stack.volumes:
         return []
@@ -38,28 +40,34 @@ def fresh_volume(facts: Facts) -> list[Diagnosis]:
     out = []
     for volume, when in stack.volumes.items():
         born = parse_time(when)
-        if born is None or born <= oldest + _SLACK:
-            continue
         users = sorted(s for s, st in facts.containers.items() if any(m.get("name") == volume for m in st.mounts))
-        init = [line for s in users for line in facts.logs_of(s, 50) if _INIT.search(line)][-1:]
+        init = [(s, line) for s in users for line in facts.logs_of(s, 50) if _INIT.search(line)][-1:]
+        late = born is not None and born > oldest + _LATE
+        if not users or not (init or late):
+            continue
         gone = _schema_gone(facts, users)
+        explains = explained(facts, [*users, *(g["service"] for g in gone)])
+        if not explains and not gone:
+            continue  # a first start, or lost data nothing misses any more (rebuilt by a heal)
         ev: list[dict[str, Any]] = [
             {"volume": volume, "created": when, "oldest_container_created": oldest.isoformat()},
-            *({"service": s, "log": line[-200:]} for s, line in zip(users, init, strict=False)),
+            *({"service": s, "log": line[-200:]} for s, line in init),
             *gone[:2],
         ]
+        said = f"; {init[0][0]} initialised it from scratch" if init else ""
         out.append(
             Diagnosis(
                 analyzer="fresh-volume",
                 subject=volume,
                 subject_kind="volume",
-                title=f"volume {volume} was created anew after the stack was set up: its data is gone",
-                cause=f"{volume} was created at {when[:19]}, after containers of this project that date from "
-                f"{oldest.isoformat()[:19]}" + (f"; {', '.join(users)} initialised it from scratch" if init else ""),
+                title=f"volume {volume} was initialised anew: the data it held is gone",
+                cause=f"{volume} was created at {when[:19]} (the stack's oldest container: "
+                f"{oldest.isoformat()[:19]}){said}"
+                + (f", and {gone[0]['service']} misses what was in it" if gone else ""),
                 fix="restore its data from a backup, or re-run the project's migrations/seeds to rebuild the schema",
-                confidence="high" if init or gone else "medium",
+                confidence="high" if gone else "medium",
                 evidence=tuple(ev),
-                explains=explained(facts, [*users, *(g["service"] for g in gone)]),
+                explains=explains,
                 signature="data-loss",
             )
         )
@@ -67,12 +75,12 @@ def fresh_volume(facts: Facts) -> list[Diagnosis]:
 
 
 def _schema_gone(facts: Facts, exclude: list[str]) -> list[dict[str, Any]]:
-    """Services whose logs say a table or database they expect is not there."""
+    """Services whose latest log lines say a table or database they expect is not there (now, not once)."""
     out = []
     for service in facts.containers:
         if service in exclude:
             continue
-        hit = next((line for line in reversed(facts.logs_of(service, 50)) if _SCHEMA_GONE.search(line)), None)
+        hit = next((line for line in reversed(facts.logs_of(service, 50)[-5:]) if _SCHEMA_GONE.search(line)), None)
         if hit:
             out.append({"service": service, "log": hit.strip()[-200:]})
     return out
