@@ -361,6 +361,29 @@ def test_credentials_refused_named_by_a_health_document() -> None:
     assert only(make_facts(logs={"api": ["GET /health 200"]}), "credentials-refused") == []
 
 
+def test_refusal_words_without_such_a_server_are_not_credentials() -> None:
+    services = {"api": svc(environment={"LEVEL": "info"}), "web": svc()}
+    logs = {"api": ['127.0.0.1 "GET /me" 401 Authentication required']}
+    assert only(make_facts(services=services, logs=logs), "credentials-refused") == []
+
+
+def test_a_server_logging_a_refused_client() -> None:
+    services = {"db": svc(image="postgres:16"), "api": svc(environment={"DATABASE_URL": "postgresql://u:p@db/app"})}
+    logs = {"db": ['FATAL:  password authentication failed for user "u"']}
+    (d,) = only(make_facts(services=services, logs=logs), "credentials-refused")
+    assert d.subject == "db" and d.confidence == "medium"
+
+
+def test_start_failure_from_a_vanished_bind_source() -> None:
+    # the engine leaves such a container "created" with no State.Error; observe looked at the host
+    facts = make_facts(
+        containers={"api": cs("api", "created")}, stack=StackFacts(missing_mounts={"api": ("/srv/conf",)})
+    )
+    (d,) = only(facts, "start-failure")
+    assert d.signature == "mount-source-missing" and "/srv/conf" in d.cause
+    assert "api" not in {x.subject for x in only(facts, "not-running")}  # starting it again would fail again
+
+
 def test_health_document_names_a_failing_dependency() -> None:
     body = json.dumps({"status": "unhealthy", "checks": {"database": "error: connection refused"}})
     facts = make_facts(results=failed(status=503, body=body, headers={"x-service": "api"}))

@@ -42,17 +42,21 @@ def _refusal(text: str) -> tuple[str, tuple[str, ...], str] | None:
     return None
 
 
-def _backing(facts: Facts, dependent: str, kind: str, schemes: tuple[str, ...]) -> tuple[str, list[str]]:
-    """The service of ``kind`` that ``dependent`` uses, and the variables that reach it (names only)."""
+def _is_kind(facts: Facts, service: str, kind: str) -> bool:
+    """Whether ``service`` is itself a ``kind`` server, by its name or its image."""
+    image = str((facts.services.get(service) or {}).get("image", ""))
+    return kind in service.lower() or kind in image.lower()
+
+
+def _backing(facts: Facts, dependent: str, kind: str, schemes: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """The service of ``kind`` that ``dependent`` uses (None: it uses none), and the variables reaching it."""
     env = environment(facts.services.get(dependent) or {})
-    deps = dependencies(facts, dependent)
     variables = [k for k, v in env.items() if "://" in v and urlsplit(v).scheme.lower() in schemes]
-    for dep in deps:
-        image = str((facts.services.get(dep) or {}).get("image", ""))
-        hosts = {urlsplit(env[k]).hostname for k in variables}
-        if dep in hosts or kind in dep.lower() or kind in image.lower():
+    hosts = {urlsplit(env[k]).hostname for k in variables}
+    for dep in dependencies(facts, dependent):
+        if dep in hosts or _is_kind(facts, dep, kind):
             return dep, variables
-    return kind, variables
+    return None, variables
 
 
 def _json_entries(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -102,7 +106,9 @@ def credentials_refused(facts: Facts) -> list[Diagnosis]:
     for (service, kind), (said, ev) in seen.items():
         schemes = next(s for k, s, _ in SIGNATURES if k == kind)
         backing, variables = _backing(facts, service, kind, schemes)
-        if backing == service:  # the server logging a refused client: the client is not known here
+        if backing is None and not _is_kind(facts, service, kind):
+            continue  # the words without a server of that kind behind them (an API's own 401 message)
+        if backing is None:  # the server logging a refused client: the client is not known here
             title = f"{service} refuses a client's credentials"
             cause = f"{service} logs {said!r}: some service connects with a wrong password"
             fix = f"find the dependents of {service} whose URL or password variable differs from {service}'s own"
