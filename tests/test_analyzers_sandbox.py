@@ -7,6 +7,8 @@ One sandbox for the module (own work directory, project remediate-analyzers-<ran
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +24,7 @@ from remediator.facts import Facts, gather
 from remediator.loader import load_inventory, load_suite
 from remediator.runner import run_suite
 
-from .support import PORT_SHIFT, SandboxDir, sandbox_dir, wait_for
+from .support import PORT_SHIFT, SandboxDir, require_engine, wait_for
 
 pytestmark = [pytest.mark.engine, pytest.mark.sandbox]
 
@@ -31,8 +33,24 @@ OFFSET = 23000 + PORT_SHIFT
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxDir]:
-    with sandbox_dir(tmp_path_factory, "analyzers", OFFSET) as b:
+    require_engine()
+    b = SandboxDir(
+        tmp_path_factory.mktemp("analyzers") / "stack", f"remediate-analyzers-{secrets.token_hex(3)}", OFFSET
+    )
+    try:
+        for attempt in (1, 2, 3):
+            try:
+                b.up()
+                break
+            except AssertionError:
+                # on a loaded machine postgres's initdb outlasts its healthcheck's budget and
+                # ``up --wait`` gives up; ``up`` is idempotent, so it is asked again
+                if attempt == 3:
+                    raise
+                time.sleep(20)
         yield b
+    finally:
+        b.down()
 
 
 def diagnose(box: SandboxDir) -> tuple[Facts, list[Diagnosis]]:
