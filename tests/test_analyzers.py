@@ -502,10 +502,16 @@ def test_drift_names_what_changed() -> None:
     containers["api"] = cs(
         "api", ports={17999: 8000}, env={"JWT_SECRET": "x", "REDIS_URL": "redis://:old@redis:6379/0"}
     )
-    facts = make_facts(containers=containers, stack=StackFacts(drift={"api": "recreate", "worker": "running"}))
+    compose_text = 'services:\n  api:\n    ports: ["127.0.0.1:${API_PORT:-8000}:8000"]\n  worker:\n    image: x\n'
+    facts = make_facts(
+        containers=containers,
+        stack=StackFacts(drift={"api": "recreate", "worker": "running"}),
+        compose_text=compose_text,
+    )
     (d,) = only(facts, "drift")
     assert d.action is not None and d.action.action == "compose_recreate"
-    assert {"published_ports": {"running": [17999], "compose": [18000]}} in d.evidence
+    ports = {"published_ports": {"running": [17999], "compose": [18000]}, "from_variables": ["API_PORT"]}
+    assert ports in d.evidence and "(from API_PORT)" in d.cause
     changed = next(e for e in d.evidence if "env_changed" in e)
     assert (
         changed["env_changed"] == ["DATABASE_URL", "JWT_SECRET", "REDIS_URL"] or "JWT_SECRET" in changed["env_changed"]

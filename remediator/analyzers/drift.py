@@ -6,9 +6,13 @@ published ports and environment are compared only to say *what* changed, never w
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .base import Diagnosis, SafeAction, environment, explained, shown
+from .variables import service_lines
+
+_VAR = re.compile(r"\$\{(\w+)")
 
 if TYPE_CHECKING:
     from ..facts import Facts
@@ -22,7 +26,12 @@ def _what_changed(facts: Facts, service: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     wanted = {int(p["published"]): int(p.get("target", 0)) for p in config.get("ports") or [] if p.get("published")}
     if wanted and wanted != st.ports:
-        out.append({"published_ports": {"running": sorted(st.ports), "compose": sorted(wanted)}})
+        targets = {f":{t}" for p, t in wanted.items() if st.ports.get(p) != t}
+        lines = [x for x in service_lines(facts.compose_text, service) if any(t in x for t in targets)]
+        variables = sorted({m for x in lines for m in _VAR.findall(x)})
+        out.append(
+            {"published_ports": {"running": sorted(st.ports), "compose": sorted(wanted)}, "from_variables": variables}
+        )
     env = environment(config)
     changed = sorted(k for k, v in env.items() if k in st.env and st.env[k] != v)
     added = sorted(k for k in env if k not in st.env)
@@ -67,7 +76,8 @@ def drift(facts: Facts) -> list[Diagnosis]:
 def _phrase(change: dict[str, Any]) -> str:
     if "published_ports" in change:
         p = change["published_ports"]
-        return f"published port {p['running']} now {p['compose']}"
+        via = f" (from {', '.join(change['from_variables'])})" if change["from_variables"] else ""
+        return f"published port {p['running']} now {p['compose']}{via}"
     if "env_changed" in change:
         return f"{', '.join(change['env_changed'])} changed"
     if "env_added" in change:

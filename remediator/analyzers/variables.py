@@ -8,7 +8,7 @@ re-derived, except to point at the line an error really starts on.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -26,19 +26,31 @@ _SHARED_HINT = re.compile(r"JWT|SIGN|SHARED|INTERNAL|HMAC", re.I)
 _SERVICE_LINE = re.compile(r"^  ([A-Za-z0-9][\w.-]*):\s*(#.*)?$")
 
 
+def _lines_by_service(compose_text: str) -> Iterator[tuple[int, str, str]]:
+    """(line number, the service whose block it is in or "", the line) of a compose text."""
+    service, in_services = "", False
+    for n, line in enumerate(compose_text.splitlines(), 1):
+        if re.match(r"^\S", line):
+            in_services, service = line.startswith("services:"), ""
+        elif in_services and (m := _SERVICE_LINE.match(line)):
+            service = m.group(1)
+            continue
+        yield n, service, line
+
+
 def _references(compose_text: str, name: str) -> list[dict[str, Any]]:
     """Where the compose text uses ``${name}``: line numbers and the service each line belongs to."""
     pattern = re.compile(r"\$\{" + re.escape(name) + r"(?=[}:?\-+])|\$" + re.escape(name) + r"\b")
-    out, service, in_services = [], "", False
-    for n, line in enumerate(compose_text.splitlines(), 1):
-        if re.match(r"^\S", line):
-            in_services = line.startswith("services:")
-            service = ""
-        elif in_services and (m := _SERVICE_LINE.match(line)):
-            service = m.group(1)
-        if pattern.search(line) and not line.lstrip().startswith("#"):
-            out.append({"line": n, "service": service, "text": line.strip()[:160]})
-    return out
+    return [
+        {"line": n, "service": service, "text": line.strip()[:160]}
+        for n, service, line in _lines_by_service(compose_text)
+        if pattern.search(line) and not line.lstrip().startswith("#")
+    ]
+
+
+def service_lines(compose_text: str, service: str) -> list[str]:
+    """The lines of ``service``'s block in the compose text (where its ``${VAR}`` references are)."""
+    return [line for _, s, line in _lines_by_service(compose_text) if s == service]
 
 
 def unset_variable(facts: Facts) -> list[Diagnosis]:
