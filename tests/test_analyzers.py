@@ -269,6 +269,20 @@ def test_a_finished_one_shot_job_is_not_stopped() -> None:
     assert analyze(facts) == []
 
 
+def test_a_service_scaled_to_zero_is_not_missing() -> None:
+    services = {**healthy_services(), "spare": svc(deploy={"replicas": 0})}
+    assert analyze(make_facts(services=services, containers={s: cs(s) for s in healthy_services()})) == []
+
+
+def test_odd_shapes_of_resolved_config_do_not_break_analysis() -> None:
+    services = {
+        "a": {"image": "x", "environment": None, "ports": [{"target": 80}], "depends_on": ["b"]},
+        "b": {"image": "x", "environment": ["K=v", "URL=http://a:80"], "healthcheck": {"disable": True}},
+    }
+    facts = make_facts(services=services, containers={"a": cs("a"), "b": cs("b", health="none")})
+    assert analyze(facts) == []
+
+
 def test_a_service_without_container_is_started() -> None:
     facts = make_facts(containers={s: cs(s) for s in ("redis", "postgres", "worker")}, results=failed())
     (d,) = only(facts, "not-running")

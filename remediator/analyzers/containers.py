@@ -276,6 +276,9 @@ def unhealthy(facts: Facts) -> list[Diagnosis]:
 
 def _long_running(facts: Facts, service: str, config: Mapping[str, Any]) -> bool:
     """Whether a service is meant to keep running (a one-shot job that exited 0 is not a fault)."""
+    replicas = (config.get("deploy") or {}).get("replicas", config.get("scale"))
+    if replicas is not None and int(replicas) == 0:
+        return False  # scaled to zero on purpose
     if config.get("restart") in ("always", "unless-stopped") or config.get("ports") or config.get("healthcheck"):
         return True
     for other in facts.services.values():
