@@ -12,13 +12,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from .backends.engine import ContainerState, Engine, by_service
 from .model import Check, Target, dependents
 from .results import Run
 from .secrets import MASKER, is_secret_name
+
+if TYPE_CHECKING:
+    from .analyzers.observe import StackFacts
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -69,6 +72,7 @@ class Facts:
     context: Mapping[str, Any] = field(default_factory=dict)  # template variables (vars, urls, run_id)
     logs: LogSource = field(default_factory=RecordedLogs)
     environ: Mapping[str, str] = field(default_factory=dict)  # the process environment, read once
+    stack: StackFacts | None = None  # what only the analyzers read (compose's warnings, drift, volumes)
 
     def logs_of(self, service: str, tail: int = 50) -> list[str]:
         """The service's last ``tail`` log lines, oldest first, secrets masked."""
