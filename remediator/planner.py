@@ -68,15 +68,16 @@ class Planner:
         """The ordered steps with evidence, diffs and predicted rates. Changes nothing."""
         run = self.meter.start()
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
-        facts, findings = self.meter.diagnosis()
+        facts, findings = self.meter.diagnosis(deep=True)
         ordered = schedule.order(actionable(findings, False), self.meter.suite.by_id())
         steps = []
         for f, rate in zip(ordered, schedule.predict(run, ordered), strict=True):
             self.notify(f"inspecting {f.key}")
             steps.append(Step(finding=f, predicted_rate=rate, actions=list(self.steps.inspect(f, new_run_id()))))
+        analysis = self.meter.analysis()
         return PlanResult(
             self.target.name, run, steps, self._suite_findings(findings), _diagnoses(findings),
-            unexplained(facts, findings),
+            unexplained(facts, findings, analysis), analysis,
         )  # fmt: skip
 
     def apply(
@@ -119,7 +120,7 @@ class Planner:
             if clock.monotonic() >= deadline:
                 stop_reason = f"stopped at the time limit ({timeout_s:g} s)"
                 break
-            facts, findings = meter.diagnosis()
+            facts, findings = meter.diagnosis(deep=not steps)  # the analyzers' first look, then the playbooks'
             candidates = [f for f in actionable(findings, self.fix_suite) if f.key not in guards.excluded]
             candidates = [f for f in candidates if not guards.trip(f.key, f.entry.max_attempts)]
             if not candidates:
@@ -165,13 +166,14 @@ class Planner:
         fell = _fell(first, final)
         if final.rate < first.rate:
             stop_reason += f"; ended lower than it started: {', '.join(fell)} fell and could not be restored"
-        last_facts, left = meter.diagnosis()
+        last_facts, left = meter.diagnosis(deep=True)
+        analysis = meter.analysis()
         remaining = actionable(left, False)
         met = final.rate >= target_rate and final.rate >= first.rate and (until is not None or not remaining)
         return ApplyResult(
             self.target.name, first.rate, final, target_rate, met, stop_reason, steps, self._suite_findings(left),
             remaining, _diagnoses(left), dict(guards.excluded), meter.runs, run_id, fell, interrupted,
-            unexplained(last_facts, left),
+            unexplained(last_facts, left, analysis), analysis,
         )  # fmt: skip
 
     def _guard(self, finding: Finding, step: Step, blockers: set[str]) -> None:

@@ -188,7 +188,8 @@ def print_plan(doc: dict[str, Any], console: Any = None) -> None:
                 console.print(_indent(a["diff"], console.width), highlight=False, markup=False, soft_wrap=True)
     _print_suite_findings(console, doc["suite_findings"], evidence=True)
     _print_unfixed(console, doc)
-    if not doc["steps"] and not doc["suite_findings"] and not doc.get("diagnoses") and not doc.get("unexplained"):
+    said = doc.get("diagnoses") or doc.get("unexplained") or doc.get("analysis")
+    if not doc["steps"] and not doc["suite_findings"] and not said:
         console.print("nothing to do: every check passes and no playbook entry matches")
 
 
@@ -228,6 +229,15 @@ def _print_unfixed(console: Any, doc: dict[str, Any]) -> None:
         if d.get("description"):
             console.print(f"   {escape(MASKER.mask(d['description']))}", highlight=False)
         for ev in d["evidence"][:6]:
+            _print_evidence(console, ev)
+    for d in doc.get("analysis") or []:
+        title, key = escape(d["title"]), escape(d["key"])
+        console.print(
+            f"\n[bold cyan]analysis[/]: {title} [dim]({key}, {d['confidence']} confidence)[/]", highlight=False
+        )
+        console.print(f"   cause: {escape(MASKER.mask(d['cause']))}", highlight=False)
+        console.print(f"   fix: {escape(MASKER.mask(d['fix']))}", highlight=False)
+        for ev in d["evidence"][:4]:
             _print_evidence(console, ev)
     unexplained = doc.get("unexplained") or []
     if unexplained:

@@ -50,7 +50,8 @@ def verified(meter: Meter, finding: Finding, run: Run) -> bool:
         return all(status.get(c) == PASSED for c in finding.entry.verify)
     if finding.checks and all(status.get(c) == PASSED for c in finding.checks):
         return True
-    return not any(f.key == finding.key for f in meter.diagnosis()[1])
+    deep = finding.entry.id.startswith("analyzer:")  # an analyzer's finding is seen only in a deep look
+    return not any(f.key == finding.key for f in meter.diagnosis(deep=deep)[1])
 
 
 class Transaction:
