@@ -18,7 +18,7 @@ from .facts import Facts
 from .findings import Match
 from .model import Entry
 from .results import FAILED, PASSED
-from .secrets import MASK, MASKER, is_secret_name
+from .secrets import MASKER, fingerprint, is_secret_name
 
 if TYPE_CHECKING:
     from .diagnosis import Evaluator
@@ -198,7 +198,7 @@ def _compose_env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) 
 def _env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     key = a["key"]
     value = ctx.facts.env.get(key)
-    shown = MASK if (value and is_secret_name(key)) else value
+    shown = fingerprint(value) if (value and is_secret_name(key)) else value
     ev: dict[str, Any] = {"env": key, "value": shown}
     if a.get("missing") is not None and (value is None) != a["missing"]:
         return
