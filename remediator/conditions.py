@@ -18,7 +18,7 @@ from .facts import Facts
 from .findings import Match
 from .model import Entry
 from .results import FAILED, PASSED
-from .secrets import MASK, MASKER, is_secret_name
+from .secrets import MASKER, fingerprint, is_secret_name
 
 if TYPE_CHECKING:
     from .diagnosis import Evaluator
@@ -198,7 +198,7 @@ def _compose_env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) 
 def _env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     key = a["key"]
     value = ctx.facts.env.get(key)
-    shown = MASK if (value and is_secret_name(key)) else value
+    shown = fingerprint(value) if (value and is_secret_name(key)) else value
     ev: dict[str, Any] = {"env": key, "value": shown}
     if a.get("missing") is not None and (value is None) != a["missing"]:
         return
@@ -294,3 +294,21 @@ def _probe(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Ite
                 **MASKER.mask_data(outcome.evidence),
             },
         )
+
+
+@leaf("analysis")
+def _analysis(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
+    """A built-in analyzer's diagnosis (``analysis: {analyzer: exit-code, signature: missing-binary}``):
+    binds its subject by kind (``service``, ``variable``, ...), so a playbook entry can build on what
+    the analyzers found and stay short. Analyzers run only in a deep look (plan, an apply's first and
+    last rounds): elsewhere this leaf matches nothing."""
+    for d in ctx.analysis():
+        if not (
+            _matches_any(d.analyzer, a.get("analyzer"))
+            and _matches_any(d.signature, a.get("signature"))
+            and _matches_any(d.subject, a.get("subject"))
+            and _matches_any(d.confidence, a.get("confidence"))
+        ):
+            continue
+        evidence = {"analyzer": d.analyzer, "title": d.title, "confidence": d.confidence, "signature": d.signature}
+        yield match.extend({d.subject_kind: d.subject}, set(d.explains), evidence)

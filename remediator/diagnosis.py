@@ -11,7 +11,7 @@ hands in (the live stack's, or a recorded one), so diagnosis can be tested on re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import templating
@@ -33,6 +33,15 @@ class Evaluator:
         self.facts = facts
         self._probe_runner = probe_runner
         self._probe_cache: dict[str, Any] = {}
+        self._analysis: list[Any] | None = None
+
+    def analysis(self) -> list[Any]:
+        """The built-in analyzers' diagnoses of these facts, computed once (``analysis`` leaves, output)."""
+        if self._analysis is None:
+            from .analyzers import analyze
+
+            self._analysis = analyze(self.facts)
+        return self._analysis
 
     def scope(self, match: Match) -> dict[str, Any]:
         """What a leaf's templates see: the target's variables, ``env_file``, and what the match bound."""
@@ -102,10 +111,11 @@ def _explains(facts: Facts, checks: frozenset[str], members: list[Match]) -> set
     return {cid for cid in facts.dependents(roots) if status.get(cid) in (FAILED, SKIPPED)}
 
 
-def unexplained(facts: Facts, findings: list[Finding]) -> list[dict[str, Any]]:
-    """Every failing or skipped check that no finding explains, with the evidence gathered for it: no
-    failure is left in silence. A skipped check whose blocker is explained counts as explained."""
-    covered = set().union(*(f.explains | f.checks for f in findings)) if findings else set()
+def unexplained(facts: Facts, findings: list[Finding], analysis: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Every failing or skipped check that no finding (nor analyzer diagnosis) explains, with the
+    evidence gathered for it: no failure is left in silence. A skipped check whose blocker is explained
+    counts as explained."""
+    covered = set().union(*(f.explains | f.checks for f in findings), *(d.explains for d in analysis))
     out = []
     for r in facts.run.results:
         if r.status not in (FAILED, SKIPPED) or r.id in covered:

@@ -12,13 +12,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from .backends.engine import ContainerState, Engine, by_service
 from .model import Check, Target, dependents
 from .results import Run
 from .secrets import MASKER, is_secret_name
+
+if TYPE_CHECKING:
+    from .analyzers.observe import StackFacts
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -69,6 +72,7 @@ class Facts:
     context: Mapping[str, Any] = field(default_factory=dict)  # template variables (vars, urls, run_id)
     logs: LogSource = field(default_factory=RecordedLogs)
     environ: Mapping[str, str] = field(default_factory=dict)  # the process environment, read once
+    stack: StackFacts | None = None  # what only the analyzers read (compose's warnings, drift, volumes)
 
     def logs_of(self, service: str, tail: int = 50) -> list[str]:
         """The service's last ``tail`` log lines, oldest first, secrets masked."""
@@ -133,12 +137,12 @@ def render_probes(checks: Mapping[str, Check], scope: Mapping[str, Any]) -> dict
 
 def read_env_files(paths: tuple[Path, ...]) -> dict[str, str]:
     """Env files merged in order (later wins), parsed as compose reads them; secret values registered."""
-    from dotenv import dotenv_values
+    from .actions import envfile
 
     env: dict[str, str] = {}
     for path in paths:
         if path.exists():
-            env.update({k: v or "" for k, v in dotenv_values(path, interpolate=False).items()})
+            env.update(envfile.values(path.read_text(encoding="utf-8"), str(path)))
     for key, value in env.items():
         if is_secret_name(key) and value:
             MASKER.add(value)

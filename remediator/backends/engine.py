@@ -6,8 +6,10 @@ are skipped. Every engine error becomes ``Unreachable`` with one line that says 
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import Unreachable
@@ -17,7 +19,28 @@ PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"
 ONEOFF = "com.docker.compose.oneoff"
 
-START_HINT = "start one with 'bash scripts/engine.sh' (root) or 'sudo systemctl start docker'"
+
+def start_hint() -> str:
+    """How to get an engine that answers. A remote one (DOCKER_HOST) is named, not started; this
+    repository's own script is offered only where it exists, by its absolute path."""
+    if os.environ.get("DOCKER_HOST"):
+        return "check that the engine named by DOCKER_HOST runs and is reachable, or unset DOCKER_HOST"
+    hint = "start one with 'sudo systemctl start docker' (or 'sudo dockerd &')"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "engine.sh"
+    return hint + (f" or 'bash {script}' (root)" if script.is_file() else "")
+
+
+def where(endpoint: DockerEndpoint) -> str:
+    """The engine an endpoint means, as a user would recognise it."""
+    if endpoint.host:
+        return endpoint.host
+    if endpoint.context:
+        return f"context {endpoint.context}"
+    host = os.environ.get("DOCKER_HOST")
+    return f"{host} (DOCKER_HOST)" if host else "the default socket"
+
+
+START_HINT = start_hint()
 
 
 @dataclass(frozen=True)
@@ -33,7 +56,17 @@ class ContainerState:
     restart_count: int
     health_log: tuple[dict[str, Any], ...] = field(default=())
     labels: dict[str, str] = field(default_factory=dict)
-    published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port, while it runs
+    # Why it last stopped or failed to start: the analyzers tell a missing binary (127 with
+    # ``error``) from an OOM kill (137 with ``oom_killed``) from a crash, which the state alone cannot.
+    error: str = ""  # State.Error: the runtime's reason a start failed ("exec: ...: not found")
+    oom_killed: bool = False
+    created: str = ""  # RFC 3339 times as the engine writes them; "" (or year 0001) when never
+    started_at: str = ""
+    finished_at: str = ""
+    image: str = ""  # the image reference the container was created from (Config.Image)
+    env: dict[str, str] = field(default_factory=dict)  # Config.Env: what the process really got
+    ports: dict[int, int] = field(default_factory=dict)  # published host port -> container port
+    mounts: tuple[dict[str, str], ...] = field(default=())  # type, name (volumes), source, destination
 
 
 def by_service(states: list[ContainerState]) -> dict[str, ContainerState]:
@@ -78,6 +111,32 @@ class Engine:
     def container(self, project: str, service: str) -> ContainerState | None:
         """The service's container, preferring a running one; None when there is none."""
         return by_service(self.containers(project, service)).get(service)
+
+    def volumes(self, project: str) -> dict[str, str]:
+        """The project's named volumes (engine name -> creation time), found by their compose labels.
+
+        The creation time tells a volume that was removed and made again (empty) from one that has
+        lived as long as the stack.
+        """
+        import docker.errors
+
+        try:
+            found = self.client.volumes.list(filters={"label": f"{PROJECT}={project}"})
+        except docker.errors.DockerException as exc:
+            raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
+        return {v.name: v.attrs.get("CreatedAt", "") for v in found}
+
+    def has_image(self, reference: str) -> bool:
+        """Whether the engine holds ``reference`` locally (no pull is tried)."""
+        import docker.errors
+
+        try:
+            self.client.images.get(reference)
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.DockerException as exc:
+            raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
+        return True
 
     def logs(self, container_id: str, tail: int = 200, since_s: float | None = None) -> list[str]:
         """The container's recent log lines (stdout and stderr), oldest first."""
@@ -130,19 +189,30 @@ def _state(container: Any) -> ContainerState:
         restart_count=int(attrs.get("RestartCount", 0) or 0),
         health_log=tuple(health.get("Log") or ()),
         labels=dict(container.labels),
-        published=_published(attrs),
+        error=st.get("Error", "") or "",
+        oom_killed=bool(st.get("OOMKilled")),
+        created=attrs.get("Created", "") or "",
+        started_at=st.get("StartedAt", "") or "",
+        finished_at=st.get("FinishedAt", "") or "",
+        image=(attrs.get("Config") or {}).get("Image", "") or "",
+        env=dict(kv.partition("=")[::2] for kv in (attrs.get("Config") or {}).get("Env") or ()),
+        ports=_published(attrs),
+        mounts=tuple({k: str(m.get(src, "")) for k, src in _MOUNT_KEYS.items()} for m in attrs.get("Mounts") or ()),
     )
 
 
-def _published(attrs: dict[str, Any]) -> tuple[tuple[str, int], ...]:
-    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
-    out = []
-    for spec, bindings in sorted(ports.items()):
-        if spec.endswith("/tcp"):
-            for b in bindings or ():
-                if b.get("HostPort"):
-                    out.append((b.get("HostIp") or "127.0.0.1", int(b["HostPort"])))
-    return tuple(dict.fromkeys(out))
+_MOUNT_KEYS = {"type": "Type", "name": "Name", "source": "Source", "destination": "Destination"}
+
+
+def _published(attrs: dict[str, Any]) -> dict[int, int]:
+    """Host port -> container port as configured (HostConfig), so a stopped container has them too."""
+    out: dict[int, int] = {}
+    for spec, binds in ((attrs.get("HostConfig") or {}).get("PortBindings") or {}).items():
+        for b in binds or ():
+            if str(b.get("HostPort", "")).isdigit():
+                port = spec.split("/")[0]
+                out[int(b["HostPort"])] = int(port) if port.isdigit() else 0
+    return out
 
 
 def _reason(exc: BaseException) -> str:
@@ -172,6 +242,5 @@ def _connect(endpoint: DockerEndpoint) -> Any:
             client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as exc:
-        where = endpoint.host or (f"context {endpoint.context}" if endpoint.context else "the default socket")
-        raise Unreachable(f"Docker engine at {where}: {_reason(exc)}; {START_HINT}") from None
+        raise Unreachable(f"Docker engine at {where(endpoint)}: {_reason(exc)}; {START_HINT}") from None
     return client
