@@ -16,6 +16,7 @@ from typing import Any
 
 from . import scopes, templating, validation, yamlio
 from .errors import LoadError, Location, TemplateError, UserError, shown
+from .gcpause import paused
 from .model import (
     Check,
     ComposeProject,
@@ -246,11 +247,16 @@ def load_suite(paths: Iterable[Path], target: Target | None = None) -> Suite:
     """Read check files (or directories of them) into one suite with unique ids and acyclic requires;
     every template compiles, and with ``target`` names only what its scope will hold (``scopes``)."""
     files = yaml_files(paths)
+    with paused():
+        return _suite(((path, _load("checks", path)) for path in files), files, target)
+
+
+def _suite(parsed: Iterable[tuple[Path, Any]], files: list[Path], target: Target | None) -> Suite:
+    """The suite of check files already parsed and schema-checked (``validate`` parses each file once)."""
     checks: list[Check] = []
     sources: list[ExternalSource] = []
     first_seen: dict[str, Location] = {}
-    for path in files:
-        raw = _load("checks", path)
+    for path, raw in parsed:
         for _, c, where in _items(raw, "checks", path, "check", first_seen):
             _http_urls(c["probe"], where, c["id"])
             checks.append(
@@ -432,12 +438,12 @@ def validate_paths(paths: Iterable[Path]) -> tuple[int, list[UserError]]:
     errors: list[UserError] = []
     files = yaml_files(paths)
     seen = {p.resolve() for p in files}
-    suites: list[Path] = []
+    suites: list[tuple[Path, Any]] = []
     inventories: list[Inventory] = []
     for path in files:
-        kind, _ = _validate_file(path, errors)
+        kind, data = _validate_file(path, errors)
         if kind == "checks":
-            suites.append(path)
+            suites.append((path, data))
         elif kind in ("inventory", "playbooks"):
             try:
                 if kind == "inventory":
@@ -448,7 +454,8 @@ def validate_paths(paths: Iterable[Path]) -> tuple[int, list[UserError]]:
                 errors.append(exc)
     if suites:
         try:
-            load_suite(suites)
+            with paused():
+                _suite(suites, [p for p, _ in suites], None)
         except LoadError as exc:
             errors.append(exc)
     for inventory in inventories:

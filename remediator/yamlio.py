@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from .errors import LoadError, Location
+from .gcpause import paused
 
 MAX_DEPTH = 64
 ALIAS_BUDGET = 10_000
@@ -210,17 +211,21 @@ def _yaml_error(exc: yaml.YAMLError, path: str, data: bytes) -> LoadError:
 
 
 def load_text(text: str, path: str = "<string>") -> Any:
-    """Parse one YAML document, with positions; a syntax error names file:line:column."""
+    """Parse one YAML document, with positions; a syntax error names file:line:column.
+
+    The garbage collector is paused meanwhile (``gcpause``): libyaml's nodes and the located tree are
+    millions of objects for a large suite and hold no cycles."""
     loader = _LocatingLoader(text)
     loader.path = path
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        nodes = _walk(node, path)
-        if "*" in text:  # no alias without an asterisk: the common file skips the second walk
-            _check_aliases(node, path, nodes)
-        return loader.construct_document(node)
+        with paused():
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            nodes = _walk(node, path)
+            if "*" in text:  # no alias without an asterisk: the common file skips the second walk
+                _check_aliases(node, path, nodes)
+            return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, path, text.encode("utf-8", errors="surrogatepass")) from None
     finally:
