@@ -54,7 +54,7 @@ def timed(*argv: str) -> dict[str, Any]:
 def check(inv: Path) -> dict[str, Any]:
     r = timed(sys.executable, "-m", "remediator", "check", "--json", "--inventory", str(inv))
     doc = json.loads(r["stdout"]) if r["stdout"].strip() else {}
-    if doc.get("passed") != doc.get("total"):
+    if not doc or doc["passed"] != doc["total"]:
         raise RuntimeError(f"check did not pass every check (exit {r['rc']}): {r['stderr']}")
     return {"wall": r["wall"], "mib": r["mib"], "run": doc["duration_s"]}
 
