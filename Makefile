@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= report
 
-.PHONY: setup engine base-image chromium test test-loaded lint bench
+.PHONY: setup engine base-image chromium test test-loaded lint bench fuzz
 
 setup: $(VENV)/.installed
 
@@ -45,6 +45,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/check_suite.py
+
+# Hostile input: 10,000 generated files and 10,000 templates (the normal test run does 150 of each).
+fuzz: setup
+	REMEDIATOR_FUZZ_EXAMPLES=10000 $(BIN)/pytest -q -s tests/test_fuzz.py
 
 # --- the sandbox: a stand-in of the PyAirtable dev stack (see sandbox/README.md) ----------------
 .PHONY: sandbox-up sandbox-break sandbox-down sandbox-scenarios demo
