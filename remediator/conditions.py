@@ -24,18 +24,7 @@ if TYPE_CHECKING:
     from .diagnosis import Evaluator
 
 Leaf = Callable[["Evaluator", Entry, dict[str, Any], Match], Iterator[Match | None]]
-LEAVES: dict[str, Leaf] = {}
 _URL = re.compile(r"https?://[^\s'\"]+")
-
-
-def leaf(name: str) -> Callable[[Leaf], Leaf]:
-    """Register a condition leaf under the key it has in a playbook's ``when``."""
-
-    def register(fn: Leaf) -> Leaf:
-        LEAVES[name] = fn
-        return fn
-
-    return register
 
 
 def _listify(value: Any) -> list[Any]:
@@ -49,7 +38,6 @@ def _matches_any(value: Any, patterns: Any) -> bool:
     return not pats or any(fnmatch.fnmatchcase(str(value), str(p)) for p in pats)
 
 
-@leaf("check")
 def _check(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     want = a.get("status", FAILED)
     for r in ctx.facts.run.results:
@@ -95,7 +83,6 @@ def _containers(facts: Facts, service_pattern: Any) -> Iterator[tuple[str, Any]]
             yield name, facts.containers.get(name)
 
 
-@leaf("container")
 def _container(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     for name, st in _containers(ctx.facts, a.get("service")):
         state = st.state if st else "absent"
@@ -116,7 +103,6 @@ def _container(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) ->
         yield match.extend({"service": name}, set(), ev)
 
 
-@leaf("healthcheck")
 def _healthcheck(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     for name, st in _containers(ctx.facts, a.get("service")):
         if st is None or not st.health_log:
@@ -159,7 +145,6 @@ def _host_url(facts: Facts, service: str, url: str) -> str | None:
     return None
 
 
-@leaf("logs")
 def _logs(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     service = a.get("service") or match.vars.get("service")
     if not service:
@@ -172,7 +157,6 @@ def _logs(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iter
             return
 
 
-@leaf("compose_env")
 def _compose_env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     svc = ctx.facts.services.get(a["service"])
     if svc is None:
@@ -192,7 +176,6 @@ def _compose_env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) 
         )
 
 
-@leaf("env")
 def _env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     key = a["key"]
     value = ctx.facts.env.get(key)
@@ -223,7 +206,6 @@ def _env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Itera
     yield match.extend({"key": key}, set(), ev)
 
 
-@leaf("unset_variable")
 def _unset_variable(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
 
     seen = set()
@@ -239,7 +221,6 @@ def _unset_variable(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Matc
             )
 
 
-@leaf("unpublished_port")
 def _unpublished_port(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     published = ctx.facts.host_ports()
     for r in ctx.facts.run.results:
@@ -274,7 +255,6 @@ def _unpublished_port(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Ma
         )
 
 
-@leaf("probe")
 def _probe(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     spec = next((p for p in entry.probes if p.name == a["name"]), None)
     if spec is None:
@@ -292,3 +272,18 @@ def _probe(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Ite
                 **MASKER.mask_data(outcome.evidence),
             },
         )
+
+
+# The registry: each leaf under the key it has in a playbook's ``when``. A table rather than a
+# registering decorator, because mutmut does not mutate decorated functions (``make mutate``).
+LEAVES: dict[str, Leaf] = {
+    "check": _check,
+    "container": _container,
+    "healthcheck": _healthcheck,
+    "logs": _logs,
+    "compose_env": _compose_env,
+    "env": _env,
+    "unset_variable": _unset_variable,
+    "unpublished_port": _unpublished_port,
+    "probe": _probe,
+}
