@@ -50,7 +50,7 @@ def main() -> int:
         print("no mutmut results: run `make mutate` first", file=sys.stderr)
         return 2
     sys.path.insert(0, str(Path.cwd()))
-    rows, survivors = [], []
+    rows, survivors, equivalents = [], [], []
     totals: Counter[str] = Counter()
     for meta in metas:
         module = str(meta.relative_to("mutants"))[: -len(".meta")]
@@ -67,6 +67,8 @@ def main() -> int:
                 diff = _diff(name, module)
                 if _equivalent(diff):
                     count["equivalent"] += 1
+                    changed = [line for line in diff.splitlines()[2:] if line.startswith("+")]
+                    equivalents.append((name, changed[0] if changed else ""))
                 else:
                     count["survived"] += 1
                     survivors.append((name, diff))
@@ -86,6 +88,8 @@ def main() -> int:
             f"{c['no tests']:8} {score:6.1f}%"
         )
     if not args.quiet:
+        for name, changed in equivalents:
+            print(f"equivalent: {name}: {changed.strip()}")
         for name, diff in survivors:
             print(f"\n## survived: {name}\n{diff}")
     judged = totals["mutants"] - totals["equivalent"]
