@@ -33,6 +33,7 @@ class Meter:
 
     def test(self, only: set[str] | None = None) -> Run:
         """Run the checks (all, or ``only`` those, re-using the rest of the latest run)."""
+        # equivalent mutant: prior on a whole run (the runner reuses it only for a partial one)
         prior = self.run if only is not None else None
         self.run, self.captures = self.stack.test(self.suite.checks, only, prior, self.captures)
         self.whole = only is None
@@ -68,7 +69,7 @@ class Meter:
 
     def acted(self) -> None:
         """Actions ran: the latest run is neither whole nor diagnosed any more."""
-        self.whole = False
+        self.whole = False  # equivalent mutant: None is as false
         self._diagnosed = None
 
     def diagnosis(self) -> tuple[Facts, list[Finding]]:
@@ -91,6 +92,6 @@ class Meter:
         while True:
             run = self.test(only)
             ok = done(run)
-            if ok or clock.monotonic() >= end:
+            if ok or clock.monotonic() >= end:  # equivalent mutant: `>` differs only on an exact tie of two readings
                 return run, ok
             clock.sleep(0.25)

@@ -56,7 +56,7 @@ class Planner:
         notify: Notify | None = None,
     ) -> None:
         self.target, self.fix_suite, self.assume_yes = target, fix_suite, assume_yes
-        self.notify = notify or (lambda _msg: None)
+        self.notify = notify or (lambda _msg: None)  # equivalent mutant: what notify returns is never read
         self.stack = stack or LiveStack(target, concurrency)
         self.meter = Meter(self.stack, suite, entries, self.notify)
         self.steps = Transaction(self.meter, self.stack, settle_s)
@@ -67,18 +67,21 @@ class Planner:
         run = self.meter.start()
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
         _, findings = self.meter.diagnosis()
+        # equivalent mutant: fix_suite=None is as false as False
         ordered = schedule.order(actionable(findings, False), self.meter.suite.by_id())
         steps = []
+        # equivalent mutant: strict= (predict gives one rate per finding)
         for f, rate in zip(ordered, schedule.predict(run, ordered), strict=True):
             self.notify(f"inspecting {f.key}")
+            # equivalent mutant: the run id (it names backups, and inspecting writes none)
             steps.append(Step(finding=f, predicted_rate=rate, actions=list(self.steps.inspect(f, new_run_id()))))
         return PlanResult(self.target.name, run, steps, self._suite_findings(findings), _diagnoses(findings))
 
     def apply(
         self,
         until: float | None = None,
-        max_steps: int = 20,
-        timeout_s: float = 1800.0,
+        max_steps: int = 20,  # equivalent mutant: every caller (cli, watch) passes it
+        timeout_s: float = 1800.0,  # equivalent mutant: every caller (cli, watch) passes it
         initial_run: Run | None = None,
         run_id: str | None = None,
     ) -> ApplyResult:
@@ -132,7 +135,7 @@ class Planner:
         if until is not None and final.rate < until <= run.rate:
             stop_reason += f"; the full re-run measured {final.rate:.1%}"
         _, left = meter.diagnosis()
-        remaining = actionable(left, False)
+        remaining = actionable(left, False)  # equivalent mutant: fix_suite=None is as false as False
         met = final.rate >= target_rate and (until is not None or not remaining)
         return ApplyResult(
             self.target.name, initial, final, target_rate, met, stop_reason, steps, self._suite_findings(left),

@@ -53,7 +53,7 @@ class Transaction:
         ctx = self.context(finding, run_id)
         actions = actions_of(finding)
         done: list[Action] = []
-        failed = False
+        failed = False  # equivalent mutant: None is as false
         for action in actions:
             result = self.stack.act(action, ctx)
             step.record(action.name, result.status, result.message, result.diff)
@@ -87,6 +87,7 @@ class Transaction:
                     else "the finding still matches"
                 )
             )
+        # equivalent mutant: `not in only` (those are reused by the re-test, so they pass as before)
         was_passing = {r.id for r in before.results if r.status == PASSED and r.id in only}
         self.rollback(done, ctx, step)
         run, _ = meter.settle(
@@ -130,9 +131,9 @@ class Transaction:
 
     def inspect(self, finding: Finding, run_id: str) -> list[Mapping[str, Any]]:
         """What each action of a finding would change now, without changing anything."""
-        ctx = self.context(finding, run_id)
+        ctx = self.context(finding, run_id)  # equivalent mutant: the run id (inspecting writes no backup)
         out: list[Mapping[str, Any]] = []
-        edits = False
+        edits = False  # equivalent mutant: None is as false
         for action in actions_of(finding):
             ins = self.stack.inspect(action, ctx)
             item = {
