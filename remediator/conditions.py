@@ -163,7 +163,7 @@ def _compose_env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) 
         return
     environment = svc.get("environment") or {}
     present = a["key"] in environment
-    if present == bool(a.get("present", False)):
+    if present == bool(a.get("present", False)):  # equivalent mutant: a default of None (or none) is as false
         yield match.extend(
             {"key": a["key"]},
             set(),
@@ -210,6 +210,7 @@ def _unset_variable(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Matc
 
     seen = set()
     for m in re.finditer(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+][^}]*)?\}", ctx.facts.compose_text):
+        # equivalent mutant: another default ("XXXX") fails both prefix tests below as "" does
         name, modifier = m.group(1), m.group(2) or ""
         if name in seen or modifier[:2] in (":-", ":+") or modifier[:1] in ("-", "+"):
             continue
@@ -229,6 +230,7 @@ def _unpublished_port(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Ma
         aim = ctx.facts.url_of(r.id)
         if not aim or aim[0] not in ("127.0.0.1", "localhost", "::1") or aim[1] in published:
             continue
+        # equivalent mutant: another default (None, "XXXX") holds no "refused" either
         if "refused" not in str(r.evidence.get("error", "")):
             continue
         new: dict[str, Any] = {"check": r.id, "port": aim[1]}

@@ -356,3 +356,77 @@ def test_a_finding_on_checks_explains_those_and_what_requires_them_not_its_servi
     down = Entry(id="d", name="d", when={"container": {"state": "exited"}})
     (finding,) = diagnose([down], f, Evaluator(f, Probes()))
     assert finding.explains == frozenset({"api.up", "api.logs", "api.call", "api.deep"})
+
+
+# -- more leaf details ------------------------------------------------------------------------------------
+
+
+def logged(service: str, code: int, output: str | None = None) -> ContainerState:
+    entry = {"ExitCode": code} if output is None else {"ExitCode": code, "Output": output}
+    return state(service, health="unhealthy", health_log=(entry,))
+
+
+def test_healthcheck_leaf_looks_past_a_container_that_fails_a_filter_and_keeps_to_the_named_service() -> None:
+    f = facts([], containers={"a": logged("a", 127, "not found"), "b": logged("b", 1, "refused")}, services={})
+    assert bound(f, {"healthcheck": {"exit_code": 1}}, "service") == ["b"]
+    assert bound(f, {"healthcheck": {"output": "refused"}}, "service") == ["b"]
+    assert bound(f, {"healthcheck": {"service": "b"}}, "service") == ["b"]
+    # neither is in the compose config: no healthcheck test known
+    assert [m.vars["health_test"] for m in matches(f, {"healthcheck": {}})] == [[], []]
+
+
+def test_healthcheck_leaf_without_output_and_with_a_long_one() -> None:
+    f = facts([], containers={"a": logged("a", 1), "b": logged("b", 1, "x" * 150 + "y" * 200)})
+    evidence = {m.vars["service"]: m.evidence[0]["health_log_output"] for m in matches(f, {"healthcheck": {}})}
+    assert evidence == {"a": "", "b": "y" * 200}
+
+
+def test_a_health_url_is_found_wherever_it_stands_in_the_test_command() -> None:
+    f = health_facts(1, "refused")
+    f.services["a"]["healthcheck"]["test"] = ["CMD", "curl", "http://localhost:8080/health", "-f"]
+    (m,) = matches(f, {"healthcheck": {}})
+    assert m.vars["health_url"] == "http://localhost:8080/health"
+
+
+def test_logs_leaf_reads_the_last_200_lines_by_default_and_keeps_the_last_300_characters() -> None:
+    old = facts([], logs=RecordedLogs({"api": ["needle", *["noise"] * 200]}))
+    assert matches(old, {"logs": {"service": "api", "matches": "needle"}}) == []
+    recent = facts([], logs=RecordedLogs({"api": ["needle", *["noise"] * 199]}))
+    assert len(matches(recent, {"logs": {"service": "api", "matches": "needle"}})) == 1
+    long = facts([], logs=RecordedLogs({"api": ["n" * 100 + "e" * 300]}))
+    (m,) = matches(long, {"logs": {"service": "api", "matches": "n"}})
+    assert m.evidence[0]["log_line"] == "e" * 300
+
+
+def test_unset_variable_leaf_reads_lowercase_names_skips_colon_plus_and_goes_on_after_a_skip() -> None:
+    text = "a: ${lower}\nb: ${I:+z}\nc: ${lower}\nd: ${J}\n"
+    found = [m.vars["variable"] for m in matches(facts([], compose_text=text), {"unset_variable": {}})]
+    assert found == ["lower", "J"]
+
+
+LOOPBACK_CHECKS = [
+    http("api.far", "http://10.0.0.1:8009/"),
+    http("api.odd", "http://127.0.0.1:8011/"),
+    http("api.local", "http://localhost:8012/"),
+    http("api.v6", "http://[::1]:8013/"),
+]
+
+
+def test_unpublished_port_leaf_knows_every_loopback_name_and_looks_past_the_checks_it_skips() -> None:
+    results = {
+        "api.far": (FAILED, "refused", REFUSED),
+        "api.odd": (FAILED, "timeout", {"error": "timed out"}),
+        "api.local": (FAILED, "refused", REFUSED),
+        "api.v6": (FAILED, "refused", REFUSED),
+    }
+    found = matches(facts(LOOPBACK_CHECKS, results), {"unpublished_port": {}})
+    assert [m.vars for m in found] == [{"check": "api.local", "port": 8012}, {"check": "api.v6", "port": 8013}]
+    assert found[0].evidence[0]["service"] is None  # requires nothing: no owner known
+
+
+def test_probe_leaf_renders_the_expectation_too() -> None:
+    spec = DiagnosticProbe("p", {"kind": "http", "url": "http://h/bad"}, {"body": "{{ service }}"})
+    runner = Probes({"http://h/bad": False})
+    entry = Entry(id="p", name="p", when={}, probes=(spec,))
+    Evaluator(facts([]), runner).evaluate(entry, {"probe": {"name": "p", "passed": False}}, Match({"service": "api"}))
+    assert runner.calls == [({"kind": "http", "url": "http://h/bad"}, {"body": "api"})]

@@ -290,6 +290,15 @@ def test_a_suite_finding_is_reported_with_its_patch_and_applied_only_with_fix_su
     assert ":8009/" not in path.read_text() and ":3000/" in path.read_text()
     assert stack.tested[-2:] == [{"api.call", "api.deep"}, None]  # what the patch changed, then the verdict
     assert fixed.suite_findings == []
+    assert (tmp_path / ".remediate" / "backups" / "checks.yml.r1-step1").read_text() == CHECKS_YML  # a way back
+
+
+def test_a_suite_patch_that_does_not_make_its_checks_pass_stays_but_is_unverified(tmp_path: Path) -> None:
+    stack, path = suite_stack(tmp_path)
+    stack.logs = {"api": ["moved from 8009 to 8002"]}  # the log is wrong: 8002 does not answer either
+    e = Entry(id="moved", name="moved", when=MOVED, suite=True, max_attempts=1)
+    step = planner(stack, [e], tmp_path, fix_suite=True, settle_s=0).apply(until=1.0).steps[0]
+    assert step.status == "changed" and step.verified is False and ":8002/" in path.read_text()
 
 
 def test_a_suite_finding_without_a_known_port_fails_its_step_and_changes_nothing(tmp_path: Path) -> None:
