@@ -194,7 +194,7 @@ def _env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Itera
     for bound, cmp in (("above", lambda x, y: x > y), ("below", lambda x, y: x < y)):
         if bound in a:
             try:
-                if not cmp(float(value or ""), a[bound]):
+                if not cmp(float(value or ""), a[bound]):  # equivalent mutant: another default is no number either
                     return
             except ValueError:
                 return

@@ -231,7 +231,7 @@ def test_compose_env_leaf_matches_a_key_present_or_absent_as_asked() -> None:
     ],
 )
 def test_env_leaf_conditions(cond: dict[str, Any], hits: bool) -> None:
-    f = facts([], env={"N": "8", "L": "a, b ,c"})
+    f = facts([], env={"N": "8", "L": "a,b ,c"})
     key = "L" if "lacks" in cond else "N"
     assert bool(matches(f, {"env": {"key": key, **cond}})) is hits
 
@@ -247,6 +247,7 @@ def test_env_leaf_on_a_missing_or_non_numeric_value() -> None:
 def test_env_leaf_masks_a_secret_value_and_compares_with_the_secret_it_names() -> None:
     f = facts([], env={"API_KEY": "old", "LEVEL": "info"}, secrets={"api_key": "new"})
     (m,) = matches(f, {"env": {"key": "API_KEY", "differs_from_secret": "api_key"}})
+    assert m.vars == {"key": "API_KEY"}
     assert m.evidence == ({"env": "API_KEY", "value": MASK, "differs_from_secret": "api_key"},)
     assert matches(f, {"env": {"key": "LEVEL"}})[0].evidence == ({"env": "LEVEL", "value": "info"},)
     same = facts([], env={"API_KEY": "new"}, secrets={"api_key": "new"})
@@ -430,3 +431,9 @@ def test_probe_leaf_renders_the_expectation_too() -> None:
     entry = Entry(id="p", name="p", when={}, probes=(spec,))
     Evaluator(facts([]), runner).evaluate(entry, {"probe": {"name": "p", "passed": False}}, Match({"service": "api"}))
     assert runner.calls == [({"kind": "http", "url": "http://h/bad"}, {"body": "api"})]
+
+
+@pytest.mark.parametrize("cond", [{"state": "exited"}, {"health": "unhealthy"}, {"restarts": 5}, {"exit_code_not": 0}])
+def test_container_leaf_looks_past_a_container_that_fails_its_filter(cond: dict[str, Any]) -> None:
+    f = facts([], containers={"a": state("a"), "b": state("b", "exited", "unhealthy", exit_code=2, restart_count=5)})
+    assert bound(f, {"container": cond}, "service") == ["b"]

@@ -273,7 +273,7 @@ def test_a_suite_finding_is_reported_with_its_patch_and_applied_only_with_fix_su
     stack, path = suite_stack(tmp_path)
     e = Entry(id="moved", name="moved", when=MOVED, suite=True)
     plan = planner(stack, [e], tmp_path).plan()
-    assert plan.steps == [] and [f["key"] for f in plan.suite_findings] == ["moved"]
+    assert plan.steps == [] and [f["key"] for f in plan.suite_findings] == ["moved"] and plan.diagnoses == []
     assert '+    probe: {kind: http, url: "http://127.0.0.1:8001/call"}' in plan.suite_findings[0]["patch"]
 
     held = planner(stack, [e], tmp_path).apply(until=1.0)

@@ -40,6 +40,7 @@ SERVICES = {
     "api": {"depends_on": {"db": {"condition": "service_healthy"}}},
     "web": {"depends_on": {"api": {}}},
     "worker": {},
+    "cache": {},
 }
 
 
