@@ -85,10 +85,10 @@ def test_a_rolled_back_step_records_every_action_its_rollback_and_the_re_applied
         record("re-apply compose_up", "ok", "up ['api']"),
         record("re-apply wait_healthy", "ok", "nothing to do"),
     ]
-    # the fall is measured once more before blaming the step; after the rollback one re-test of the step's
-    # checks shows the passing ones back: no polling
+    # api has no healthcheck: its effect is confirmed by two equal re-tests; the fall is measured once more
+    # before blaming the step; after the rollback one re-test shows the passing ones back: no polling
     affected = {"api.call", "api.legacy", "api.old"}
-    assert stack.tested == [None, affected, affected, affected, None]
+    assert stack.tested == [None, affected, affected, affected, affected, None]
 
 
 def test_a_failed_action_after_a_command_and_an_edit_still_puts_the_edit_back(tmp_path: Path) -> None:
