@@ -316,27 +316,65 @@ def watch(
     ] = False,
     concurrency: ConcurrencyOpt = 64,
     verbose: VerboseOpt = 0,
+    rearm_after: Annotated[
+        float, typer.Option("--rearm-after", min=1, help="Seconds of quiet after which an excluded finding is retried.")
+    ] = 3600.0,
+    quarantine_after: Annotated[
+        int, typer.Option("--quarantine-after", min=1, help="Exclusions after which a finding stays excluded.")
+    ] = 3,
+    service_cooldown: Annotated[
+        float, typer.Option("--service-cooldown", min=0, help="Seconds between two attempts on one service.")
+    ] = 0.0,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="Serve /metrics, /healthz and triggers on HOST:PORT (127.0.0.1).")
+    ] = None,
+    trigger_token_secret: Annotated[
+        str | None, typer.Option("--trigger-token-secret", help="The target's secret whose value triggers must send.")
+    ] = None,
+    notify_url: Annotated[
+        str | None, typer.Option("--notify-url", help="Post outcomes (healed, target lost, ...) to this webhook.")
+    ] = None,
+    notify_format: Annotated[
+        str, typer.Option("--notify-format", help="Webhook body: generic (JSON) or slack.")
+    ] = "generic",
+    notify_limit: Annotated[
+        int, typer.Option("--notify-limit", min=1, help="At most this many webhook messages per 10 minutes.")
+    ] = 10,
 ) -> int:
     """Keep the target healthy: check on a schedule and on Docker events, heal when the rate falls.
 
     Each cycle runs the whole suite; below --until it heals exactly as **apply** does (one step at a
     time, verify, roll back what does not help). A container of the project that exits, runs out of
     memory, is removed or turns unhealthy starts a cycle at once. Guards outlive cycles: a fix that
-    keeps coming back within --breaker-window is not taken again. Suite findings are only reported.
+    keeps coming back within --breaker-window is not taken again, and they outlive the watch too
+    (.remediate/guards.sqlite; see **status**): an excluded finding is retried after --rearm-after of
+    quiet, and quarantined after --quarantine-after exclusions. Suite findings are only reported.
 
     Stops on Ctrl-C or SIGTERM (after the cycle in progress), --max-cycles or --duration. Exit 0 when
     the last cycle met the target, 1 when not, 2 on bad input, 3 when the engine is unreachable.
     """
-    from . import log
+    from . import healer, log
     from .report import emit_json_line, print_watch
-    from .watch import Watcher, WatchOptions, stop_on_signals
+    from .watch import WatchOptions
 
     log.configure(verbose)
     notify = _notifier(True)
-    from .guards import Guards
-
-    guards = Guards(window_s=breaker_window)
-    planner = _planner(inventory, limit, checks, playbooks, concurrency, assume_yes=yes, notify=notify, guards=guards)
+    if notify_format not in ("generic", "slack"):
+        raise UserError(f"--notify-format {notify_format!r}: expected generic or slack")
+    service = healer.ServiceOptions(
+        window_s=breaker_window,
+        rearm_s=rearm_after,
+        quarantine_after=quarantine_after,
+        service_cooldown_s=service_cooldown,
+        listen=listen,
+        trigger_token_secret=trigger_token_secret,
+        notify_url=notify_url,
+        notify_format=notify_format,  # type: ignore[arg-type]
+        notify_limit=notify_limit,
+    )
+    if listen:
+        healer.parse_listen(listen)  # bad input before anything starts
+    planner = _planner(inventory, limit, checks, playbooks, concurrency, assume_yes=yes, notify=notify)
     options = WatchOptions(
         until=until,
         interval_s=interval,
@@ -347,10 +385,35 @@ def watch(
         max_steps=max_steps,
         cycle_timeout_s=timeout,
     )
-    watcher = Watcher(planner, options, emit_json_line if as_json else print_watch, notify)
-    with stop_on_signals(watcher, notify):
-        summary = watcher.run()
+    summary = healer.run(planner, options, service, emit_json_line if as_json else print_watch, notify)
     return EXIT_OK if summary["met"] else EXIT_NOT_MET
+
+
+@app.command()
+@guarded
+def status(
+    inventory: InventoryOpt = Path("inventory.yml"),
+    limit: LimitOpt = None,
+    release: Annotated[
+        str | None, typer.Option("--release", help="Take this excluded or quarantined finding again.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """What the watch's guards remember and its last figures (from .remediate/guards.sqlite).
+
+    Per finding: attempts, the last outcome, and whether it is armed, open (the breaker tripped; it
+    re-arms after a quiet period) or quarantined (until --release). Then the metrics of the last cycle:
+    rate, checks by status, cycles, steps by outcome, breaker state, the time of the last heal.
+    """
+    from .report import emit_json
+    from .status import format_status, status_doc
+
+    docs = [status_doc(t, release) for t in _targets(inventory, limit)]
+    if as_json:
+        emit_json(docs if len(docs) != 1 else docs[0])
+    else:
+        sys.stdout.write("".join(format_status(d) for d in docs))
+    return EXIT_OK
 
 
 @app.command()
