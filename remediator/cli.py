@@ -294,7 +294,7 @@ def watch(
     until: Annotated[
         float, typer.Option("--until", min=0.0, max=1.0, help="Heal whenever the rate is below this (0..1).")
     ] = 1.0,
-    interval: Annotated[float, typer.Option("--interval", min=1.0, help="Seconds between scheduled cycles.")] = 60.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between scheduled cycles.")] = 60.0,
     debounce: Annotated[
         float, typer.Option("--debounce", min=0.0, help="Seconds to gather a burst of events into one cycle.")
     ] = 1.0,
@@ -413,6 +413,71 @@ def status(
         emit_json(docs if len(docs) != 1 else docs[0])
     else:
         sys.stdout.write("".join(format_status(d) for d in docs))
+    return EXIT_OK
+
+
+service_app = typer.Typer(
+    help="Write the files that run **watch** as a service: a compose override or a systemd unit.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(service_app, name="service")
+PortOpt = Annotated[int, typer.Option("--port", min=1, max=65535, help="The watch's /healthz and /metrics port.")]
+WatchArgs = Annotated[
+    list[str] | None, typer.Argument(help="More `remediate watch` options, after --, e.g. -- --until 0.9")
+]
+
+
+def _one_target(inventory: Path, limit: str | None) -> Any:
+    targets = _targets(inventory, limit)
+    if len(targets) != 1:
+        names = ", ".join(t.name for t in targets)
+        raise UserError(f"{inventory}: pick one target with --limit (of: {names})")
+    return targets[0]
+
+
+@service_app.command("compose")
+@guarded
+def service_compose(
+    inventory: InventoryOpt = Path("inventory.yml"),
+    limit: LimitOpt = None,
+    port: PortOpt = 9464,
+    build: Annotated[bool, typer.Option("--build/--no-build", help="Build remediate-watch:local first.")] = True,
+    base: Annotated[str, typer.Option("--base", help="The local image to build on.")] = "remediate-base:local",
+    watch_args: WatchArgs = None,
+) -> int:
+    """Add the healer to the stack: build **remediate-watch:local** and write **compose.remediate.yml**.
+
+    Then `docker compose -f compose.yml -f compose.remediate.yml up -d` brings it up with the stack:
+    the docker socket is its only privilege, it restarts unless stopped, and its healthcheck asks
+    its /healthz. It runs on the host network, where the checks reach the stack's published ports.
+    """
+    from .service_files import write_compose
+
+    path = write_compose(_one_target(inventory, limit), port, watch_args or (), build=build, base=base)
+    sys.stdout.write(f"{path} written\n")
+    return EXIT_OK
+
+
+@service_app.command("systemd")
+@guarded
+def service_systemd(
+    inventory: InventoryOpt = Path("inventory.yml"),
+    limit: LimitOpt = None,
+    port: PortOpt = 9464,
+    user: Annotated[bool, typer.Option("--user/--system", help="A user unit (no root) or a system unit.")] = True,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default: where systemd looks).")
+    ] = None,
+    watch_args: WatchArgs = None,
+) -> int:
+    """Write a systemd unit that runs **watch** for one target (`systemctl [--user] enable --now` it)."""
+    from .service_files import systemd_unit, unit_path, write_systemd
+
+    target = _one_target(inventory, limit)
+    unit = systemd_unit(inventory, target.name, user, port, watch_args or ())
+    path = write_systemd(output or unit_path(target.name, user), unit)
+    sys.stdout.write(f"{path} written\n")
     return EXIT_OK
 
 
