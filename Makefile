@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= report
 
-.PHONY: setup engine base-image test test-loaded lint bench
+.PHONY: setup engine base-image chromium test test-loaded lint bench
 
 setup: $(VENV)/.installed
 
@@ -22,16 +22,20 @@ engine:
 base-image: engine
 	bash scripts/base-image.sh
 
+# headless Chromium for the HTML report's rendering test (tests/test_report_html.py)
+chromium:
+	bash scripts/chromium.sh
+
 # TESTS picks test files or pytest options, e.g. `make test TESTS=tests/test_sandbox.py`.
 TESTS ?=
-test: setup base-image
+test: setup base-image chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(TESTS)
 
 # The tests on a busy machine: three CPU-bound processes run beside them (killed when it ends).
 # The sandbox's healthchecks and the tests' waits must hold under this load.
 BURNERS ?= 3
-test-loaded: setup base-image
+test-loaded: setup base-image chromium
 	$(BIN)/ruff check .
 	bash scripts/cpu-load.sh $(BURNERS) $(BIN)/pytest $(TESTS)
 

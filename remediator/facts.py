@@ -133,12 +133,12 @@ def render_probes(checks: Mapping[str, Check], scope: Mapping[str, Any]) -> dict
 
 def read_env_files(paths: tuple[Path, ...]) -> dict[str, str]:
     """Env files merged in order (later wins), parsed as compose reads them; secret values registered."""
-    from dotenv import dotenv_values
+    from .actions import envfile
 
     env: dict[str, str] = {}
     for path in paths:
         if path.exists():
-            env.update({k: v or "" for k, v in dotenv_values(path, interpolate=False).items()})
+            env.update(envfile.values(path.read_text(encoding="utf-8"), str(path)))
     for key, value in env.items():
         if is_secret_name(key) and value:
             MASKER.add(value)

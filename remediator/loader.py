@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import validation, yamlio
-from .errors import LoadError, Location, UserError
+from . import scopes, templating, validation, yamlio
+from .errors import LoadError, Location, TemplateError, UserError, shown
 from .model import (
     Check,
     ComposeProject,
@@ -30,6 +30,7 @@ from .model import (
 )
 
 KINDS = ("inventory", "checks", "playbooks")
+MAX_ERRORS = 20  # per file
 
 
 def _dotted(path: Iterable[Any]) -> str:
@@ -40,23 +41,32 @@ def _dotted(path: Iterable[Any]) -> str:
 
 
 def _describe(error: Any) -> tuple[list[Any], str]:
-    """The path to point at and a message that says what was expected there."""
+    """The path to point at and a message that says what was expected there (values quoted short)."""
     path = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
         if extra:
             expected = f"; expected one of: {', '.join(allowed)}" if allowed else ""
-            return [*path, extra[0]], f"unknown key {extra[0]!r}{expected}"
+            return [*path, extra[0]], f"unknown key {shown(extra[0])}{expected}"
     if error.validator == "required":
         return path, error.message.replace("is a required property", "is required here")
     if error.validator == "enum":
-        return path, f"{error.instance!r} is not allowed; expected one of: {', '.join(map(str, error.validator_value))}"
+        return (
+            path,
+            f"{shown(error.instance)} is not allowed; expected one of: {', '.join(map(str, error.validator_value))}",
+        )
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return path, f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}"
-    return path, error.message
+        got = (
+            shown(error.instance)
+            if isinstance(error.instance, dict | list)
+            else f"{type(error.instance).__name__} {shown(error.instance)}"
+        )
+        return path, f"expected {expected}, got {got}"
+    message = error.message.replace(repr(error.instance), shown(error.instance))
+    return path, message if len(message) <= 200 else message[:197] + "..."
 
 
 def _leaf_errors(errors: Iterable[Any]) -> Iterator[Any]:
@@ -77,6 +87,9 @@ def schema_errors(kind: str, data: Any, path: str) -> list[LoadError]:
     found: list[tuple[tuple[int, int], LoadError]] = []
     seen: set[tuple[int, int, str]] = set()
     for error in _leaf_errors(validation.explainer(kind).iter_errors(data)):
+        if len(found) == MAX_ERRORS:  # a list of 300,000 wrong items needs its first lines, not all of them
+            found.append(((1 << 62, 0), LoadError(path, f"more errors not shown (the first {MAX_ERRORS} are listed)")))
+            break
         where, message = _describe(error)
         line, column, _ = yamlio.position(data, where)
         key = (line, column, message)
@@ -144,9 +157,17 @@ def load_inventory(path: Path) -> Inventory:
 
 def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
     compose = None
+    write_roots = tuple((base / p).resolve() for p in spec.get("write_roots", []))
     if "compose" in spec:
         c = spec["compose"]
         directory = (base / c["directory"]).resolve()
+        if not any(directory.is_relative_to(r) for r in (base, *write_roots)):
+            line, col, _ = yamlio.position(spec, ["compose", "directory"])
+            raise LoadError(
+                Location(str(path), line, col),
+                f"targets.{name}.compose.directory: {c['directory']!r} is {directory}, outside the inventory's"
+                " directory; actions write there, so list it under write_roots to allow it",
+            )
         compose = ComposeProject(
             project=c["project"],
             directory=directory,
@@ -154,6 +175,7 @@ def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
             env_files=tuple(directory / f for f in c.get("env_files", [])),
             command=tuple(c["command"]) if "command" in c else None,
         )
+    urls = _render_urls(spec, path, ["targets", name])
     secret_base = compose.directory if compose else base
     secrets = {
         key: SecretSource(kind=kind, ref=tuple(ref) if isinstance(ref, list) else ref, base=secret_base)
@@ -167,11 +189,33 @@ def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
         compose=compose,
         docker=DockerEndpoint(host=docker.get("host"), context=docker.get("context")),
         vars=yamlio.plain(spec.get("vars", {})),
-        urls=yamlio.plain(spec.get("urls", {})),
+        urls=urls,
         secrets=secrets,
         checks=tuple(base / p for p in spec.get("checks", ["checks"])),
         playbooks=tuple(base / p for p in spec.get("playbooks", ["playbooks"])),
+        write_roots=write_roots,
     )
+
+
+def _render_urls(spec: dict[str, Any], path: Path, at: list[Any]) -> dict[str, str]:
+    """The target's URLs, rendered now with what ``context.base_context`` gives them (its variables and
+    the environment), so a URL that cannot render or is not http(s) is a load error at its line."""
+    import os
+
+    variables = yamlio.plain(spec.get("vars", {}))
+    scope = {**variables, "vars": variables, "env": dict(os.environ)}
+    urls = {}
+    for key, url in spec.get("urls", {}).items():
+        line, col, _ = yamlio.position(spec, ["urls", key])
+        where = Location(str(path), line, col)
+        try:
+            rendered = templating.render_str(url, scope)
+        except TemplateError as exc:
+            raise LoadError(where, f"{_dotted([*at, 'urls', key])}: {exc}") from None
+        if problem := scopes.url_scheme_error(rendered):
+            raise LoadError(where, f"{_dotted([*at, 'urls', key])}: {problem}")
+        urls[key] = url
+    return urls
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -191,8 +235,16 @@ def _items(
         yield i, item, where
 
 
-def load_suite(paths: Iterable[Path]) -> Suite:
-    """Read check files (or directories of them) into one suite with unique ids and acyclic requires."""
+def _http_urls(probe: Any, where: Location, what: str) -> None:
+    """A check's URL must be http(s): ``file:///etc/passwd`` is refused wherever the text shows it."""
+    url = probe.get("url") if isinstance(probe, dict) and probe.get("kind") == "http" else None
+    if isinstance(url, str) and (problem := scopes.url_scheme_error(url)):
+        raise LoadError(where, f"{what}.probe.url: {problem}")
+
+
+def load_suite(paths: Iterable[Path], target: Target | None = None) -> Suite:
+    """Read check files (or directories of them) into one suite with unique ids and acyclic requires;
+    every template compiles, and with ``target`` names only what its scope will hold (``scopes``)."""
     files = yaml_files(paths)
     checks: list[Check] = []
     sources: list[ExternalSource] = []
@@ -200,6 +252,7 @@ def load_suite(paths: Iterable[Path]) -> Suite:
     for path in files:
         raw = _load("checks", path)
         for _, c, where in _items(raw, "checks", path, "check", first_seen):
+            _http_urls(c["probe"], where, c["id"])
             checks.append(
                 Check(
                     id=c["id"],
@@ -230,7 +283,9 @@ def load_suite(paths: Iterable[Path]) -> Suite:
                 )
             )
     _check_requires(checks)
-    return Suite(checks=tuple(checks), sources=tuple(sources), files=tuple(files))
+    suite = Suite(checks=tuple(checks), sources=tuple(sources), files=tuple(files))
+    scopes.check_suite(suite, target)
+    return suite
 
 
 def _check_requires(checks: list[Check]) -> None:
@@ -265,8 +320,9 @@ def _check_requires(checks: list[Check]) -> None:
 # -- playbooks ----------------------------------------------------------------------------------
 
 
-def load_playbooks(paths: Iterable[Path]) -> list[Entry]:
-    """Read playbook files into entries: ids unique, ``after`` known, every action spec valid."""
+def load_playbooks(paths: Iterable[Path], suite: Suite | None = None, target: Target | None = None) -> list[Entry]:
+    """Read playbook files into entries: ids unique, ``after`` known, every action spec valid; with the
+    ``suite`` and ``target`` they will run against, ``verify`` ids, secrets and templates too (``scopes``)."""
     from .actions import build_action
 
     entries: list[Entry] = []
@@ -294,10 +350,11 @@ def load_playbooks(paths: Iterable[Path]) -> list[Entry]:
                     },
                     str(path),
                 )
+                pline, pcol, _ = yamlio.position(raw, ["entries", i, "probes", j])
                 if probe_errors:
-                    pline, pcol, _ = yamlio.position(raw, ["entries", i, "probes", j])
                     detail = str(probe_errors[0]).split(": ", 2)[-1]
                     raise LoadError(Location(str(path), pline, pcol), f"entries[{i}].probes[{j}]: {detail}")
+                _http_urls(p["probe"], Location(str(path), pline, pcol), f"entries[{i}].probes[{j}]")
                 probes.append(DiagnosticProbe(p["name"], yamlio.plain(p["probe"]), yamlio.plain(p.get("expect", {}))))
             entries.append(
                 Entry(
@@ -322,39 +379,71 @@ def load_playbooks(paths: Iterable[Path]) -> list[Entry]:
         for a in e.after:
             if a not in ids:
                 raise LoadError(e.where or "?", f"{e.id}.after: no entry {a!r}")
+    scopes.check_playbooks(entries, suite, target)
     return entries
 
 
 # -- any file -----------------------------------------------------------------------------------
 
 
+def _validate_file(path: Path, errors: list[UserError]) -> tuple[str | None, Any]:
+    """Parse and schema-check one file; its kind when it is valid, else None (its errors appended)."""
+    try:
+        data = yamlio.load_file(path)
+    except LoadError as exc:
+        errors.append(exc)
+        return None, None
+    kind = kind_of(data)
+    if kind is None:
+        where = Location(str(path), 1, 1)
+        errors.append(LoadError(where, "not an inventory (targets:), checks (checks:) or playbooks (entries:) file"))
+        return None, None
+    found = schema_errors(kind, data, str(path))
+    errors.extend(found)
+    return (None if found else kind), data
+
+
+def _validate_closure(inventory: Inventory, seen: set[Path], errors: list[UserError]) -> None:
+    """Each target's check and playbook files, then the whole as ``check`` and ``apply`` will load it:
+    templates against the target's scope, ``verify`` ids against its suite."""
+    for target in inventory.targets.values():
+        try:
+            files = [*yaml_files(target.checks), *yaml_files(p for p in target.playbooks if p.exists())]
+        except LoadError as exc:
+            errors.append(LoadError(exc.where, f"{exc.args[0].split(': ', 1)[-1]} (named by target {target.name})"))
+            continue
+        before = len(errors)
+        for path in files:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                _validate_file(path, errors)
+        if len(errors) > before:
+            continue
+        try:
+            suite = load_suite(target.checks, target)
+            load_playbooks(target.playbooks, suite, target)
+        except UserError as exc:
+            errors.append(exc)
+
+
 def validate_paths(paths: Iterable[Path]) -> tuple[int, list[UserError]]:
-    """Validate files of any of the three kinds; returns how many files were read and every error."""
+    """Validate files of any of the three kinds, an inventory with every file it names; returns how
+    many files were read and every error."""
     errors: list[UserError] = []
     files = yaml_files(paths)
+    seen = {p.resolve() for p in files}
     suites: list[Path] = []
+    inventories: list[Inventory] = []
     for path in files:
-        try:
-            data = yamlio.load_file(path)
-        except LoadError as exc:
-            errors.append(exc)
-            continue
-        kind = kind_of(data)
-        if kind is None:
-            errors.append(
-                LoadError(
-                    Location(str(path), 1, 1),
-                    "not an inventory (targets:), checks (checks:) or playbooks (entries:) file",
-                )
-            )
-            continue
-        found = schema_errors(kind, data, str(path))
-        errors.extend(found)
-        if not found and kind == "checks":
+        kind, _ = _validate_file(path, errors)
+        if kind == "checks":
             suites.append(path)
-        elif not found and kind in ("inventory", "playbooks"):
+        elif kind in ("inventory", "playbooks"):
             try:
-                load_inventory(path) if kind == "inventory" else load_playbooks([path])
+                if kind == "inventory":
+                    inventories.append(load_inventory(path))
+                else:
+                    load_playbooks([path])
             except UserError as exc:
                 errors.append(exc)
     if suites:
@@ -362,4 +451,6 @@ def validate_paths(paths: Iterable[Path]) -> tuple[int, list[UserError]]:
             load_suite(suites)
         except LoadError as exc:
             errors.append(exc)
-    return len(files), errors
+    for inventory in inventories:
+        _validate_closure(inventory, seen, errors)
+    return len(seen), errors

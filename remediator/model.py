@@ -26,7 +26,13 @@ class SecretSource:
 
 @dataclass(frozen=True)
 class ComposeProject:
-    """A compose project as ``docker compose -p PROJECT --project-directory DIR -f ... --env-file ...``."""
+    """A compose project as ``docker compose -p PROJECT --project-directory DIR -f ...``.
+
+    ``env_files`` are the files remediator reads (the ``env`` leaf, ``{{ env_file.X }}``) and its env
+    actions edit; they are not handed to compose, whose own substitution reads the project
+    directory's ``.env`` as it always does. An empty ``project`` lets compose name the project itself
+    (``COMPOSE_PROJECT_NAME``, ``name:``, the directory), as ``remediate init`` needs.
+    """
 
     project: str
     directory: Path
@@ -56,6 +62,7 @@ class Target:
     secrets: Mapping[str, SecretSource] = field(default_factory=dict)
     checks: tuple[Path, ...] = ()
     playbooks: tuple[Path, ...] = ()
+    write_roots: tuple[Path, ...] = ()  # where actions may write besides the compose directory (resolved)
 
 
 @dataclass(frozen=True)

@@ -128,26 +128,33 @@ class Planner:
             ordered = schedule.order(candidates, meter.suite.by_id())
             # a dependency that kept an earlier step from starting comes first
             finding = next((f for f in ordered if _about(f, blockers, facts)), ordered[0])
-            predicted = schedule.predict(run, [finding])[0]
+            batch = [finding, *schedule.companions(finding, ordered, max_steps - len(steps) - 1)]
+            rates = schedule.predict(run, batch)
             clock.sleep(min(guards.cooldown_left(finding.key, finding.entry.cooldown), deadline - clock.monotonic()))
-            step = Step(finding, predicted, rate_before=run.rate, attempt=guards.record(finding.key))
-            self.notify(f"step {len(steps) + 1}: {finding.entry.name} [{finding.key}]")
+            taken = [
+                Step(f, rate, rate_before=run.rate, attempt=guards.record(f.key))
+                for f, rate in zip(batch, rates, strict=True)
+            ]
+            more = f" (and {len(batch) - 1} more of the same kind, together)" if len(batch) > 1 else ""
+            self.notify(f"step {len(steps) + 1}: {finding.entry.name} [{finding.key}]{more}")
             started = clock.monotonic()
             step_run_id = f"{run_id}-step{len(steps) + 1}"
-            journal.write({"event": "started", "step_run_id": step_run_id, "key": finding.key})
-            run = self._take(finding, step, facts, deadline, step_run_id, target_rate)
-            step.duration_s, step.rate_after = clock.monotonic() - started, run.rate
-            steps.append(step)
-            touched |= schedule.services_touched(schedule.specs(finding), facts, finding.vars)
-            journal.write({"event": "finished", "step_run_id": step_run_id, **step.to_json()})
-            self.notify(f"  {step.status}: rate {step.rate_before:.1%} -> {run.rate:.1%} (predicted {predicted:.1%})")
-            if step.blocked_by:
-                blockers.add(step.blocked_by)
-                guards.excluded[finding.key] = f"waits for {step.blocked_by}, which did not start: {step.reason}"
-            elif step.status in ("failed", "rolled back") and step.attempt >= finding.entry.max_attempts:
-                guards.excluded[finding.key] = f"did not help in {step.attempt} attempt(s): {step.reason}"
-            elif step.kept:
-                guards.succeeded.add(finding.key)
+            journal.write({"event": "started", "step_run_id": step_run_id, "key": ", ".join(f.key for f in batch)})
+            if len(batch) == 1:
+                run = self._take(finding, taken[0], facts, deadline, step_run_id, target_rate)
+            else:
+                whole = rates[-1] >= target_rate
+                run = self.steps.take_together(batch, taken, facts, deadline, step_run_id, whole)
+            for f, step in zip(batch, taken, strict=True):
+                step.duration_s, step.rate_after = clock.monotonic() - started, run.rate
+                steps.append(step)
+                touched |= schedule.services_touched(schedule.specs(f), facts, f.vars)
+                journal.write({"event": "finished", "step_run_id": step_run_id, **step.to_json()})
+                self.notify(
+                    f"  {step.status}: rate {step.rate_before:.1%} -> {run.rate:.1%} "
+                    f"(predicted {step.predicted_rate:.1%})"
+                )
+                self._guard(f, step, blockers)
         # The reported rate is measured whole, not pieced together from partial re-tests, once what the heal
         # touched is ready: the latest run when it was whole and nothing acted since, else a new one.
         if not meter.whole:
@@ -166,6 +173,17 @@ class Planner:
             remaining, _diagnoses(left), dict(guards.excluded), meter.runs, run_id, fell, interrupted,
             unexplained(last_facts, left),
         )  # fmt: skip
+
+    def _guard(self, finding: Finding, step: Step, blockers: set[str]) -> None:
+        """What the guards learn from a step: a blocked dependency, a fix that did not help, a success."""
+        guards = self.guards
+        if step.blocked_by:
+            blockers.add(step.blocked_by)
+            guards.excluded[finding.key] = f"waits for {step.blocked_by}, which did not start: {step.reason}"
+        elif step.status in ("failed", "rolled back") and step.attempt >= finding.entry.max_attempts:
+            guards.excluded[finding.key] = f"did not help in {step.attempt} attempt(s): {step.reason}"
+        elif step.kept:
+            guards.succeeded.add(finding.key)
 
     def _interrupted(self, journal: Journal) -> dict[str, object] | None:
         """An earlier run's step that started and never finished: say so; with ``--yes``, put back the

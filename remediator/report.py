@@ -1,4 +1,5 @@
-"""Turn results into what people read: a table by category, failure lines, JSON, JUnit XML.
+"""Turn results into what people read: a table by category, failure lines, JSON, JUnit XML (the
+HTML page is ``html_report``).
 
 Every string that leaves here has passed through the masker already (results are masked when they
 are made); ``emit_json`` masks once more so nothing added later can leak a secret.
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .results import FAILED, PASSED, SKIPPED, Run
+from .results import ERROR, FAILED, PASSED, SKIPPED, Run
 from .secrets import MASKER
 
 
@@ -20,7 +21,26 @@ def emit_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(MASKER.mask_data(doc), indent=2, default=str) + "\n")
 
 
+def subject(finding: dict[str, Any]) -> str:
+    """What a finding is about, e.g. ``service=api-gateway``: its group_by values (the part of its key
+    in brackets), else the variables that usually name a subject. Tells apart rows of the same entry."""
+    key = str(finding.get("key", ""))
+    if key.endswith("]") and "[" in key:
+        return key[key.index("[") + 1 : -1].replace(",", ", ")
+    chosen = {k: v for k, v in (finding.get("vars") or {}).items() if k in ("service", "variable", "key", "port")}
+    return ", ".join(f"{k}={v}" for k, v in chosen.items())
+
+
+def _value_text(value: Any) -> str:
+    """A value as it reads best on one line: nested data as compact JSON, not Python's repr."""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
 def _evidence_line(evidence: dict[str, Any]) -> str:
+    from .terminal import clip
+
     parts = []
     for key in ("status", "error", "state", "health", "exit_code", "statuses"):
         if key in evidence:
@@ -30,16 +50,17 @@ def _evidence_line(evidence: dict[str, Any]) -> str:
         parts.append(f"from={producer}")
     body = evidence.get("body")
     if body:
-        parts.append("body=" + " ".join(str(body).split())[:120])
+        parts.append("body=" + clip(str(body), 120))
     hl = evidence.get("health_log")
     if hl:
-        parts.append("health_log=" + " ".join(str(hl.get("output", "")).split())[:120])
+        parts.append("health_log=" + clip(str(hl.get("output", "")), 120))
     return "  ".join(parts)
 
 
 def print_run(run: Run, target: str, until: float | None = None, console: Any = None) -> None:
     """The table by category, the overall rate against the target, then one line per failure."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -77,6 +98,10 @@ def print_run(run: Run, target: str, until: float | None = None, console: Any = 
             )
         elif r.status == SKIPPED:
             console.print(f"[yellow]SKIP[/] {r.id}: {r.reason}", highlight=False)
+        elif r.status == ERROR:  # the suite's own fault; not in the rate (see results.py)
+            console.print(
+                f"[magenta]ERROR[/] {r.id} (suite error, not in the rate): {escape(r.reason)}", highlight=False
+            )
 
 
 def write_junit(run: Run, path: Path, suite_name: str) -> None:
@@ -89,6 +114,7 @@ def write_junit(run: Run, path: Path, suite_name: str) -> None:
         tests=str(run.total),
         failures=str(run.count(FAILED)),
         skipped=str(run.count(SKIPPED)),
+        errors=str(run.count(ERROR)),
         time=f"{run.duration_s:.3f}",
     )
     suites: dict[str, Any] = {}
@@ -102,6 +128,8 @@ def write_junit(run: Run, path: Path, suite_name: str) -> None:
             el.text = MASKER.mask(json.dumps(r.evidence, default=str))
         elif r.status == SKIPPED:
             ET.SubElement(case, "skipped", message=MASKER.mask(r.reason))
+        elif r.status == ERROR:
+            ET.SubElement(case, "error", message=MASKER.mask(r.reason))
     for suite in suites.values():
         cases = suite.findall("testcase")
         suite.set("tests", str(len(cases)))
@@ -119,6 +147,7 @@ def _pct(value: float | None) -> str:
 def print_plan(doc: dict[str, Any], console: Any = None) -> None:
     """The plan like the report's "expected impact" table, then each step's evidence and diffs."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -126,15 +155,20 @@ def print_plan(doc: dict[str, Any], console: Any = None) -> None:
         title=f"{doc['target_name']}: plan from {_pct(doc['initial_rate'])} ({doc['passed']}/{doc['total']} passed)",
         title_justify="left",
     )
-    for col in ("#", "finding", "explains", "actions", "simulated", "predicted rate"):
-        table.add_column(col, justify="right" if col in ("#", "explains", "predicted rate") else "left")
+    for col in ("#", "finding", "subject", "explains", "actions", "simulated", "predicted"):
+        table.add_column(
+            col,
+            justify="right" if col in ("#", "explains", "predicted") else "left",
+            overflow="fold" if col in ("finding", "subject") else "ellipsis",
+        )
     for i, step in enumerate(doc["steps"], 1):
         f = step["finding"]
         actions = ", ".join(a["action"] for a in step["actions"])
         simulated = "yes" if all(a["simulated"] for a in step["actions"]) else "partly"
         table.add_row(
             str(i),
-            f"{f['name']} [dim]{f['key']}[/]",
+            escape(f["id"]),
+            escape(subject(f)),
             str(len(f["explains"])),
             actions,
             simulated,
@@ -143,39 +177,63 @@ def print_plan(doc: dict[str, Any], console: Any = None) -> None:
     console.print(table)
     for i, step in enumerate(doc["steps"], 1):
         f = step["finding"]
-        console.print(f"\n[bold]{i}. {f['name']}[/] [dim]({f['id']})[/]", highlight=False)
+        about = f" [{subject(f)}]" if subject(f) else ""
+        console.print(f"\n[bold]{i}. {escape(f['name'])}[/]{escape(about)} [dim]({f['id']})[/]", highlight=False)
         for ev in f["evidence"][:6]:
-            console.print("   evidence: " + _evidence_text(ev), highlight=False, markup=False)
+            _print_evidence(console, ev)
         for a in step["actions"]:
             mark = "would change" if a["would_change"] else "no change"
-            console.print(f"   {a['action']}: {a['summary']} [dim]({mark})[/]", highlight=False)
+            console.print(f"   {a['action']}: {escape(MASKER.mask(a['summary']))} [dim]({mark})[/]", highlight=False)
             if a["diff"]:
-                console.print(_indent(a["diff"]), highlight=False, markup=False)
+                console.print(_indent(a["diff"], console.width), highlight=False, markup=False, soft_wrap=True)
     for sf in doc["suite_findings"]:
         console.print(
-            f"\n[bold yellow]suite finding[/]: {sf['name']} [dim]({sf['key']})[/] — reported, not "
+            f"\n[bold yellow]suite finding[/]: {escape(sf['name'])} [dim]({escape(sf['key'])})[/] — reported, not "
             "applied (use apply --fix-suite)",
             highlight=False,
         )
         for ev in sf["evidence"][:6]:
-            console.print("   evidence: " + _evidence_text(ev), highlight=False, markup=False)
+            _print_evidence(console, ev)
         if sf.get("patch"):
-            console.print(_indent(sf["patch"]), highlight=False, markup=False)
+            console.print(_indent(sf["patch"], console.width), highlight=False, markup=False, soft_wrap=True)
     if not doc["steps"] and not doc["suite_findings"]:
         console.print("nothing to do: no playbook entry matches")
 
 
-def _indent(text: str) -> str:
-    return "\n".join("      " + line for line in MASKER.mask(text).rstrip().splitlines())
+def _indent(text: str, width: int) -> str:
+    """A diff, masked and indented under its action. A line too long for the width is folded under
+    its own indent (exactly, no character lost) instead of wrapping to the left margin, where it
+    would read as the next line of the plan."""
+    room = max(20, width - 6)
+    out = []
+    for line in MASKER.mask(text).rstrip().splitlines():
+        out.extend("      " + line[i : i + room] for i in range(0, max(1, len(line)), room))
+    return "\n".join(out)
 
 
 def _evidence_text(ev: dict[str, Any]) -> str:
-    return MASKER.mask(", ".join(f"{k}={v}" for k, v in ev.items() if v not in (None, "", [], {})))[:240]
+    return MASKER.mask(", ".join(f"{k}={_value_text(v)}" for k, v in ev.items() if v not in (None, "", [], {})))
+
+
+def _print_evidence(console: Any, ev: dict[str, Any]) -> None:
+    """One evidence item in at most two lines of the console's width, cut at a word with an ellipsis;
+    wrapped lines hang under the first so the eye finds where the next item starts."""
+    import textwrap
+
+    from .terminal import clip
+
+    head = "   evidence: "
+    room = max(20, console.width - len(head))
+    lines = textwrap.wrap(_evidence_text(ev), width=room, break_on_hyphens=False) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], clip(lines[1] + " " + lines[2], room)]
+    console.print(head + ("\n" + " " * len(head)).join(lines), highlight=False, markup=False, soft_wrap=True)
 
 
 def print_apply(doc: dict[str, Any], console: Any = None) -> None:
     """A recap like Ansible's: per step ok / changed / failed / rolled back, and the rate's trajectory."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -184,17 +242,23 @@ def print_apply(doc: dict[str, Any], console: Any = None) -> None:
         f"(target {_pct(doc['target'])}: {'met' if doc['met'] else 'not met'})",
         title_justify="left",
     )
-    for col in ("#", "finding", "status", "actions", "predicted", "measured"):
-        table.add_column(col, justify="right" if col in ("#", "predicted", "measured") else "left")
+    for col in ("#", "finding", "subject", "status", "actions", "time", "predicted", "measured"):
+        table.add_column(
+            col,
+            justify="right" if col in ("#", "time", "predicted", "measured") else "left",
+            overflow="fold" if col in ("finding", "subject") else "ellipsis",
+        )
     colors = {"ok": "green", "changed": "yellow", "failed": "red", "rolled back": "magenta"}
     for i, step in enumerate(doc["steps"], 1):
         st = step["status"]
         acts = ", ".join(f"{a['action']}={a['result']}" for a in step["actions"])
         table.add_row(
             str(i),
-            step["finding"]["key"],
+            escape(step["finding"]["id"]),
+            escape(subject(step["finding"])),
             f"[{colors.get(st, 'white')}]{st}[/]",
             acts,
+            f"{step.get('duration_s', 0):.1f} s",
             _pct(step["predicted_rate"]),
             _pct(step["rate_after"]),
         )
@@ -212,7 +276,7 @@ def print_apply(doc: dict[str, Any], console: Any = None) -> None:
             f"[yellow]suite finding[/]: {sf['name']} ({sf['key']}), not applied without --fix-suite", highlight=False
         )
         if sf.get("patch"):
-            console.print(_indent(sf["patch"]), highlight=False, markup=False)
+            console.print(_indent(sf["patch"], console.width), highlight=False, markup=False, soft_wrap=True)
     left = doc["remaining_failures"]
     if left:
         console.print(
@@ -285,86 +349,3 @@ def print_watch(record: dict[str, Any], console: Any = None) -> None:
             highlight=False,
             soft_wrap=True,
         )
-
-
-_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>remediate apply: {{ doc.target_name }}</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#1d2330}
-h1{font-size:1.4rem} table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #dde;padding:4px 8px;
-text-align:left;vertical-align:top} .ok{color:#187a2f} .changed{color:#a86400} .failed,.rolled{color:#b3261e}
-pre{background:#f5f6fa;padding:6px;overflow:auto;font-size:12px} .muted{color:#667} svg text{font-size:11px}
-</style></head><body>
-<h1>remediate apply — {{ doc.target_name }}</h1>
-<p>Rate {{ pct(doc.initial_rate) }} → <b>{{ pct(doc.final_rate) }}</b>; target {{ pct(doc.target) }}:
-<b>{{ "met" if doc.met else "not met" }}</b>. Stopped: {{ doc.stop_reason }}.</p>
-<svg width="{{ w }}" height="{{ h }}" role="img" aria-label="rate trajectory">
- <rect x="40" y="10" width="{{ w - 60 }}" height="{{ h - 40 }}" fill="#fbfbfe" stroke="#dde"/>
- {% for y in [0, 0.25, 0.5, 0.75, 1.0] %}<line x1="40" x2="{{ w - 20 }}" y1="{{ sy(y) }}" y2="{{ sy(y) }}"
- stroke="#eef"/><text x="4" y="{{ sy(y) + 4 }}">{{ pct(y) }}</text>{% endfor %}
- <line x1="40" x2="{{ w - 20 }}" y1="{{ sy(doc.target) }}" y2="{{ sy(doc.target) }}" stroke="#999"
- stroke-dasharray="4 3"/><text x="{{ w - 70 }}" y="{{ sy(doc.target) - 4 }}">target</text>
- <polyline fill="none" stroke="#a86400" stroke-dasharray="5 3" stroke-width="2" points="{{ predicted }}"/>
- <polyline fill="none" stroke="#1f5fbf" stroke-width="2.5" points="{{ measured }}"/>
- {% for x, y in predicted_points %}<rect x="{{ x - 4 }}" y="{{ y - 4 }}" width="8" height="8" fill="none"
- stroke="#a86400"/>{% endfor %}
- {% for x, y in measured_points %}<circle cx="{{ x }}" cy="{{ y }}" r="3.5" fill="#1f5fbf"/>{% endfor %}
- {% for x, label in xs %}<text x="{{ x - 6 }}" y="{{ h - 12 }}">{{ label }}</text>{% endfor %}
- <text x="50" y="26" fill="#1f5fbf">measured</text><text x="120" y="26" fill="#a86400">predicted</text>
-</svg>
-<h2>Steps</h2>
-<table><tr><th>#</th><th>finding</th><th>status</th><th>predicted</th><th>measured</th></tr>
-{% for s in doc.steps %}<tr><td>{{ loop.index }}</td><td><b>{{ s.finding.name }}</b><br><span class="muted">
-{{ s.finding.key }}</span>{% if s.reason %}<br>{{ s.reason }}{% endif %}
-<details><summary>evidence and actions</summary><pre>{% for e in s.evidence %}{{ e | tojson }}
-{% endfor %}</pre>{% for a in s.actions %}<div>{{ a.action }}: <span class="{{ a.result }}">{{ a.result }}</span>
-{{ a.message }}</div>{% if a.diff %}<pre>{{ a.diff }}</pre>{% endif %}{% endfor %}</details></td>
-<td class="{{ s.status.split()[0] }}">{{ s.status }}</td><td>{{ pct(s.predicted_rate) }}</td>
-<td>{{ pct(s.rate_after) }}</td></tr>{% endfor %}</table>
-{% if doc.suite_findings %}<h2>Findings against the suite (not applied without --fix-suite)</h2>
-{% for f in doc.suite_findings %}<p><b>{{ f.name }}</b> <span class="muted">{{ f.key }}</span></p>
-<pre>{{ f.patch }}</pre>{% endfor %}{% endif %}
-{% if doc.remaining_failures %}<h2>Remaining failures</h2><ul>{% for r in doc.remaining_failures %}
-<li>{{ r.id }} ({{ r.status }}): {{ r.reason }}</li>{% endfor %}</ul>{% endif %}
-</body></html>
-"""
-
-
-def write_html(doc: dict[str, Any], path: Path) -> None:
-    """A self-contained page: the trajectory as a chart (predicted against measured), each step's evidence."""
-    from jinja2 import Environment
-
-    w, h = 900, 260
-    steps = doc["steps"]
-    n = len(steps) + 1
-
-    def sx(i: int) -> float:
-        return 40 + (w - 70) * (i / max(1, n - 1))
-
-    def sy(rate: float) -> float:
-        return 10 + (h - 40) * (1 - rate)
-
-    measured_rates = [doc["initial_rate"], *[s["rate_after"] if s["rate_after"] is not None else 0 for s in steps]]
-    predicted_rates = [doc["initial_rate"], *[s["predicted_rate"] for s in steps]]
-    measured_points = [(sx(i), sy(r)) for i, r in enumerate(measured_rates)]
-    predicted_points = [(sx(i), sy(r)) for i, r in enumerate(predicted_rates)]
-    page = (
-        Environment(autoescape=True)
-        .from_string(_HTML)
-        .render(
-            doc=MASKER.mask_data(doc),
-            w=w,
-            h=h,
-            sy=sy,
-            pct=_pct,
-            measured=" ".join(f"{x:.1f},{y:.1f}" for x, y in measured_points),
-            predicted=" ".join(f"{x:.1f},{y:.1f}" for x, y in predicted_points),
-            measured_points=measured_points,
-            predicted_points=predicted_points,
-            xs=[(sx(i), "start" if i == 0 else str(i)) for i in range(n)],
-        )
-    )
-    from .backends.files import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, MASKER.mask(page).encode())

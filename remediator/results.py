@@ -1,7 +1,11 @@
-"""Results of a run: each check passed, failed or skipped, and the rate as the report counts it.
+"""Results of a run: each check passed, failed, skipped or in error, and the rate as the report counts it.
 
-rate = passed / total, skipped checks in the total (as the integration report did), so a check that
-could not run because what it requires failed still counts against the target.
+rate = passed / (total - errors). Skipped checks are in the total (as the integration report did), so
+a check that could not run because what it requires failed still counts against the target. A check
+in ``error`` is a fault of the suite, not of the stack: its template could not be rendered (``{{ 1/0 }}``,
+a capture that never came), so it measured nothing. It is listed as an error, never counted as the
+stack failing, and left out of the rate; so is a check that could not run only because a check it
+requires is in error.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
 
 
 @dataclass
@@ -61,20 +65,21 @@ class Run:
 
     @property
     def rate(self) -> float:
-        return _rate(self.passed, self.total)
+        return _rate(self.passed, self.total - self.count(ERROR))
 
     def by_id(self) -> dict[str, CheckResult]:
         return {r.id: r for r in self.results}
 
     def categories(self) -> dict[str, dict[str, Any]]:
-        """Per category, in the order categories first appear: total, passed, failed, skipped, rate."""
+        """Per category, in the order categories first appear: total, passed, failed, skipped, rate, and
+        error only in a category that has suite errors (the common document stays as it was)."""
         out: dict[str, dict[str, Any]] = {}
         for r in self.results:
             c = out.setdefault(r.category, {"total": 0, PASSED: 0, FAILED: 0, SKIPPED: 0})
             c["total"] += 1
-            c[r.status] += 1
+            c[r.status] = c.get(r.status, 0) + 1
         for c in out.values():
-            c["rate"] = round(_rate(c[PASSED], c["total"]), 4)
+            c["rate"] = round(_rate(c[PASSED], c["total"] - c.get(ERROR, 0)), 4)
         return out
 
     def merged(self, newer: Run) -> Run:
@@ -92,6 +97,7 @@ class Run:
             PASSED: self.passed,
             FAILED: self.count(FAILED),
             SKIPPED: self.count(SKIPPED),
+            ERROR: self.count(ERROR),
             "rate": round(self.rate, 4),
             "duration_s": round(self.duration_s, 3),
             "categories": self.categories(),

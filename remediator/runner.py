@@ -16,10 +16,11 @@ from typing import Any
 
 from . import templating
 from .context import base_context
-from .errors import UserError
+from .errors import TemplateError, UserError
 from .model import Check, Suite, Target
 from .probes import Outcome, ProbeContext, probe_for, run_with
-from .results import FAILED, PASSED, SKIPPED, CheckResult, Run
+from .results import ERROR, FAILED, PASSED, SKIPPED, CheckResult, Run
+from .scopes import url_scheme_error
 from .secrets import MASKER, is_secret_name
 
 Progress = Callable[[CheckResult], None]
@@ -47,12 +48,17 @@ def _capture(check: Check, data: Any, state: RunState) -> None:
 
 async def _one(check: Check, ctx: ProbeContext, state: RunState) -> CheckResult:
     started = time.perf_counter()
+    status = None
     try:
         scope = {**state.context, **state.captures}
         probe = templating.render(check.probe, scope)
+        if check.kind == "http" and (problem := url_scheme_error(str(probe.get("url")))):
+            raise TemplateError(f"probe.url renders to {problem}")
         expect = templating.render(check.expect, scope) if templating.has_template(check.expect) else check.expect
         outcome: Outcome = await probe_for(check.kind)(probe, expect, ctx)
-    except UserError as exc:  # a template that cannot be rendered fails this check, not the run
+    except TemplateError as exc:  # the suite's fault, not the stack's: an error of this check, not of the run
+        outcome, status = Outcome(False, str(exc), {"template": str(exc)}), ERROR
+    except UserError as exc:  # e.g. a secret that cannot be read: this check fails, not the run
         outcome = Outcome(False, str(exc), {"error": str(exc)})
     if outcome.passed and check.capture:
         _capture(check, outcome.data, state)
@@ -60,7 +66,7 @@ async def _one(check: Check, ctx: ProbeContext, state: RunState) -> CheckResult:
         id=check.id,
         category=check.category,
         name=check.name,
-        status=PASSED if outcome.passed else FAILED,
+        status=status or (PASSED if outcome.passed else FAILED),
         reason=MASKER.mask(outcome.reason),
         evidence=MASKER.mask_data(outcome.evidence),
         duration_ms=(time.perf_counter() - started) * 1000,
@@ -68,12 +74,13 @@ async def _one(check: Check, ctx: ProbeContext, state: RunState) -> CheckResult:
 
 
 def _skipped(check: Check, blockers: list[CheckResult]) -> CheckResult:
+    """Skipped, or in error when only suite errors stopped it (nothing about the stack is known then)."""
     why = ", ".join(f"{b.id} {b.status}" for b in blockers)
     return CheckResult(
         id=check.id,
         category=check.category,
         name=check.name,
-        status=SKIPPED,
+        status=ERROR if all(b.status == ERROR for b in blockers) else SKIPPED,
         reason=f"requires {why}",
         evidence={"requires": {b.id: b.status for b in blockers}},
     )

@@ -12,7 +12,7 @@ from . import templating
 from .diagnosis import Finding
 from .facts import Facts
 from .model import Check
-from .results import PASSED, Run
+from .results import ERROR, PASSED, Run
 
 # What a step costs, roughly in seconds of disruption: edits are cheap, recreating containers is not.
 COST = {
@@ -85,11 +85,12 @@ def order(findings: list[Finding], checks: Mapping[str, Check]) -> list[Finding]
 def predict(run: Run, ordered: Iterable[Finding]) -> list[float]:
     """The rate expected after each step, if each turns the checks it explains (and no others)."""
     status = {r.id: r.status for r in run.results}
+    counted = max(1, run.total - run.count(ERROR))  # suite errors measure nothing: out of the rate
     turned: set[str] = set()
     out = []
     for f in ordered:
-        turned |= {c for c in f.explains if status.get(c) != PASSED}
-        out.append((run.passed + len(turned)) / max(1, run.total))
+        turned |= {c for c in f.explains if status.get(c) not in (PASSED, ERROR)}
+        out.append((run.passed + len(turned)) / counted)
     return out
 
 
@@ -140,3 +141,56 @@ def affected(checks: Iterable[Check], step_checks: set[str], services: set[str],
     wide = facts.dependents({c.id for c in checks if c.category in categories})
     direct = facts.dependents(set(step_checks))
     return {c.id for c in checks if c.id in wide and (not c.exclusive or c.id in direct)}
+
+
+def batchable(finding: Finding) -> bool:
+    """A finding whose fix only starts or recreates containers of its own service, with no edit, no
+    command, no verify, no cooldown and no confirmation: such fixes on disjoint services cannot
+    disturb each other, so they may be taken in one compose call."""
+    e = finding.entry
+    names = {action_name(spec) for spec in e.actions}
+    return (
+        bool(names)
+        and names <= COMPOSE | {"wait_healthy"}
+        and not (e.verify or e.cooldown or e.confirm or e.suite)
+        and bool(finding.vars.get("service"))
+    )
+
+
+def companions(first: Finding, ordered: list[Finding], room: int) -> list[Finding]:
+    """Findings to take together with ``first``: of the same entry, batchable, each about a service of
+    its own (at most ``room`` of them). A person starts two stopped services with one ``up -d``."""
+    if room <= 0 or not batchable(first):
+        return []
+    services = {first.vars.get("service")}
+    out = []
+    for f in ordered:
+        if len(out) >= room:
+            break
+        if f is first or f.entry is not first.entry or not batchable(f) or f.vars.get("service") in services:
+            continue
+        services.add(f.vars.get("service"))
+        out.append(f)
+    return out
+
+
+def merged_specs(findings: list[Finding], scope: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The actions of several findings of one entry as one list: each action once, its ``services``
+    the union of theirs (rendered with each finding's variables), its timeout the longest."""
+    rendered = [[templating.render(dict(spec), {**scope, **f.vars}) for spec in specs(f)] for f in findings]
+    out: list[Mapping[str, Any]] = []
+    for column in zip(*rendered, strict=True):
+        ((name, args),) = column[0].items()
+        merged = dict(args or {})
+        services: list[str] = []
+        for spec in column:
+            for s in (spec[name] or {}).get("services") or []:
+                if s not in services:
+                    services.append(s)
+        if services:
+            merged["services"] = services
+        timeouts = [(spec[name] or {}).get("timeout") for spec in column if (spec[name] or {}).get("timeout")]
+        if timeouts:
+            merged["timeout"] = max(timeouts)
+        out.append({name: merged})
+    return out

@@ -2,11 +2,14 @@
 
 A secret is read from an environment variable, a file, or a command's stdout (argv, no shell). Once
 read, its value is registered with the process-wide ``MASKER``; every printer, log processor, journal
-and report passes text through ``MASKER.mask`` so the value shows as ``***`` wherever it would appear.
+and report passes text through ``MASKER.mask`` so the value shows as ``***(sha256:1a2b)`` wherever it
+would appear: masked, yet a reader can tell two values apart (the old and the new token in a diff),
+or check a value they hold against it, from 4 hex digits of its SHA-256 (16 bits: no way back to it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -34,12 +37,18 @@ def is_secret_name(name: str) -> bool:
     return bool(words) and words[-1].upper() in _SECRET_WORDS
 
 
+def fingerprint(value: str) -> str:
+    """What a masked value shows instead of itself: ``***(sha256:`` and 4 hex digits ``)``."""
+    return f"{MASK}(sha256:{hashlib.sha256(value.encode()).hexdigest()[:4]})"
+
+
 class Masker:
-    """Replaces registered secret values in text and in nested data."""
+    """Replaces registered secret values in text and in nested data by their fingerprints."""
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._ordered: list[str] = []
+        # (values longest first, one pattern of them): swapped whole, so a reader never sees half
+        self._state: tuple[list[str], re.Pattern[str] | None] = ([], None)
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
@@ -48,14 +57,16 @@ class Masker:
             return
         with self._lock:
             self._values.add(value)
-            # longest first, so a secret that contains another is masked whole
-            self._ordered = sorted(self._values, key=len, reverse=True)
+            # longest first, so a secret that contains another is masked whole; one pass, so a
+            # fingerprint just written is never itself taken for a secret
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._state = (ordered, re.compile("|".join(map(re.escape, ordered))))
 
     def mask(self, text: str) -> str:
-        for value in self._ordered:
-            if value in text:
-                text = text.replace(value, MASK)
-        return text
+        ordered, pattern = self._state
+        if pattern is None or not any(value in text for value in ordered):
+            return text
+        return pattern.sub(lambda m: fingerprint(m.group(0)), text)
 
     def mask_data(self, data: Any) -> Any:
         if isinstance(data, str):
@@ -69,7 +80,7 @@ class Masker:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
-            self._ordered = []
+            self._state = ([], None)
 
 
 MASKER = Masker()

@@ -123,6 +123,54 @@ class Transaction:
         step.status = "rolled back"
         return run
 
+    def take_together(
+        self, findings: list[Finding], steps: list[Step], facts: Facts, deadline: float, run_id: str, whole: bool
+    ) -> Run:
+        """Several findings of one compose-only entry on disjoint services (``schedule.companions``) in
+        one compose call per action, then measured per finding: each step verifies on its own evidence.
+        Nothing they do is reversible, so a step that does not verify is failed, not rolled back."""
+        meter = self.meter
+        before = meter.measured()
+        services: set[str] = set()
+        for f in findings:
+            services |= schedule.services_touched(schedule.specs(f), facts, f.vars)
+        was_running = self.stack.running(services)
+        ctx = self.stack.context(meter.captures, run_id)
+        where = f"{findings[0].entry.where or findings[0].entry.id}: {findings[0].entry.id}"
+        scope = {**facts.context, **meter.captures}
+        failed = ""
+        for spec in schedule.merged_specs(findings, scope):
+            action = build_action(spec, where=where)
+            result = self.stack.act(action, ctx)
+            for st in steps:
+                st.record(action.name, result.status, result.message, result.diff)
+            if result.status == "failed":
+                failed = f"{action.name}: {result.message}"
+                break
+        meter.acted()
+        if failed:
+            for st in steps:
+                st.status, st.reason, st.blocked_by = "failed", failed, failed_dependency(failed) or ""
+            self._restore(was_running, steps[0])
+            return before
+        only = schedule.affected(meter.suite.checks, set().union(*(f.explains for f in findings)), services, facts)
+        settle_end = min(deadline, self.stack.clock.monotonic() + self.settle_s)
+        unchecked = meter.wait_ready(services, settle_end, self.settle_s)
+        run, _ = meter.settle(
+            None if whole else only,
+            lambda r: all(verified(meter, f, r) for f in findings),
+            settle_end,
+            self.settle_s,
+            stable=bool(unchecked),
+        )
+        for f, st in zip(findings, steps, strict=True):
+            st.verified = verified(meter, f, run)
+            if st.verified:
+                st.status = "changed" if any(a["result"] == "changed" for a in st.actions) else "ok"
+            else:
+                st.status, st.reason = "failed", "the step did not take effect: the finding still matches"
+        return run
+
     def _act(self, finding: Finding, step: Step, ctx: ActionContext) -> tuple[list[Action], bool]:
         """Run the finding's actions in order until one fails; record each."""
         done: list[Action] = []

@@ -6,16 +6,65 @@ reach a shell. An undefined name is an error that names it, never an empty strin
 template in about a millisecond, so a string made only of text and ``{{ expression }}`` parts is
 rendered part by part, each distinct expression compiled once (``urls.api`` once for a thousand URLs);
 strings with ``{% ... %}`` blocks go through a whole compiled template.
+
+A template is user code, so whatever it raises (``1/0``, ``1 + 'a'``, a 5000-digit number that
+cannot become text, a range past the sandbox's 100,000) is a ``TemplateError`` naming the template,
+never a traceback. ``**`` and ``*`` are intercepted, and numbers passed to filters and functions
+bounded, so ``10**10**10``, ``'x' * 10**10`` or ``'a'|center(10**9)`` are refused before Python spends
+minutes or gigabytes on them. ``names`` lists what a template refers to, so the
+loader can check it against the scope it will see before anything runs.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from .errors import UserError
+from .errors import TemplateError, UserError, shown
+
+MAX_BITS = 64_000  # an integer result of ``**`` (about 19,000 digits)
+MAX_ITEMS = 1_000_000  # a string or list made by ``*``, a filter or a function
+MAX_ARG = 100_000  # a number passed to a filter or function (the sandbox's own range limit)
+
+
+def _bounded_binop(operator: str, left: Any, right: Any) -> Any:
+    """``**`` and ``*`` with their result's size estimated first (Jinja calls this for both)."""
+    if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
+        if abs(left) > 1 and left.bit_length() * right > MAX_BITS:
+            raise OverflowError(f"the result of ** would exceed {MAX_BITS} bits")
+        return left**right
+    if operator == "*":
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(count, int) and len(seq) * count > MAX_ITEMS:
+                raise OverflowError(f"the result of * would exceed {MAX_ITEMS} items")
+        return left * right
+    return {"**": lambda a, b: a**b}.get(operator, lambda a, b: a * b)(left, right)
+
+
+def _check_call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse a number argument that would make a filter or function build something huge
+    (``'a'|center(10**9)``, ``lipsum(10**5)``: gigabytes or minutes)."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARG:
+            raise OverflowError(f"a number argument above {MAX_ARG} is refused in templates")
+
+
+def _check_result(value: Any) -> Any:
+    if isinstance(value, str | list | tuple) and len(value) > MAX_ITEMS:
+        raise OverflowError(f"a template value of more than {MAX_ITEMS} items is refused")
+    return value
+
+
+def _bounded_filter(fn: Any) -> Any:
+    @functools.wraps(fn)  # keeps jinja's pass_context / pass_eval_context marks
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_call(args, kwargs)
+        return _check_result(fn(*args, **kwargs))
+
+    return bounded
 
 
 @lru_cache(maxsize=1)
@@ -23,7 +72,20 @@ def _env() -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    class Bounded(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"**", "*"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            return _bounded_binop(operator, left, right)
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            _check_call(args, kwargs)
+            return _check_result(super().call(__context, __obj, *args, **kwargs))
+
+    env = Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters = {name: _bounded_filter(fn) for name, fn in env.filters.items()}
+    del env.globals["lipsum"]  # lorem ipsum has no use here, and lipsum(10**5) takes 15 s
+    return env
 
 
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -41,7 +103,7 @@ def _compile(source: str) -> Any:
     try:
         return _env().from_string(source)
     except TemplateSyntaxError as exc:
-        raise UserError(f"template {source!r}: {exc.message}") from None
+        raise TemplateError(f"template {shown(source)}: {exc.message}") from None
 
 
 @lru_cache(maxsize=8192)
@@ -51,7 +113,7 @@ def _expression(source: str) -> Any:
     try:
         return _env().compile_expression(source, undefined_to_none=False)
     except TemplateSyntaxError as exc:
-        raise UserError(f"template expression {{{{{source}}}}}: {exc.message}") from None
+        raise TemplateError(f"template expression {shown('{{' + source + '}}')}: {exc.message}") from None
 
 
 @lru_cache(maxsize=8192)
@@ -66,8 +128,6 @@ def render_str(source: str, context: Mapping[str, Any]) -> str:
     """Render one string; strings without ``{{``/``{%`` are returned as they are, at no cost."""
     if "{{" not in source and "{%" not in source:
         return source
-    from jinja2.exceptions import SecurityError, UndefinedError
-
     try:
         parts = _split(source)
         if parts is None:
@@ -76,8 +136,12 @@ def render_str(source: str, context: Mapping[str, Any]) -> str:
         for i, part in enumerate(parts):
             out.append(part if i % 2 == 0 else _str(_expression(part.strip())(context)))
         return "".join(out)
-    except (UndefinedError, SecurityError) as exc:
-        raise UserError(f"template {source!r}: {exc.message}") from None
+    except UserError:
+        raise
+    except Exception as exc:  # a template is user code: whatever it raises is the template's fault
+        detail = str(getattr(exc, "message", None) or exc) or type(exc).__name__
+        detail = detail if len(detail) <= 160 else detail[:157] + "..."
+        raise TemplateError(f"template {shown(source)}: {detail}") from None
 
 
 def _str(value: Any) -> str:
@@ -108,3 +172,35 @@ def has_template(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(has_template(v) for v in value)
     return False
+
+
+def names(source: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """What a template refers to: the free names, and ``(name, key)`` for each ``name.key`` or
+    ``name['key']`` with a literal key. A syntax error is a ``TemplateError``."""
+    from jinja2 import TemplateSyntaxError, meta, nodes
+
+    try:
+        tree = _env().parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template {shown(source)}: {exc.message}") from None
+    free = meta.find_undeclared_variables(tree) - set(_env().globals)
+    keys: set[tuple[str, str]] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node.node, nodes.Name) and node.node.name in free:
+            key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+            if isinstance(key, str):
+                keys.add((node.node.name, key))
+    return free, keys
+
+
+def strings(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """``(dotted place, string)`` for every template string inside a mapping / list structure."""
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            yield where, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from strings(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            yield from strings(v, f"{where}[{i}]")

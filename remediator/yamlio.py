@@ -6,6 +6,14 @@ loader and in 6.8 s with ruamel.yaml's round-trip loader, so reading uses PyYAML
 ways that ruamel.yaml's are not, and both are closed here: a duplicate key is an error instead of
 silently keeping the last value, and only ``true``/``false`` are booleans (YAML 1.2), so ``yes``,
 ``no``, ``on`` and ``off`` stay strings.
+
+Hostile files are bounded before anything is built from them. The node graph libyaml composes (it
+refuses nesting deeper than 1000 itself) is walked without recursion before construction:
+nesting deeper than ``MAX_DEPTH`` is refused (construction, validation and every later walk recurse),
+an alias that contains itself is refused, and aliases may add at most ``max(ALIAS_BUDGET, nodes in
+the file)`` nodes to the document once expanded, so a billion-laughs file of a few hundred bytes is an
+error in milliseconds instead of gigabytes and minutes, while anchors used to share a block
+(``<<: *defaults``) keep working.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ from typing import Any
 import yaml
 
 from .errors import LoadError, Location
+
+MAX_DEPTH = 64
+ALIAS_BUDGET = 10_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -93,32 +104,153 @@ _LocatingLoader.add_implicit_resolver(
 )
 
 
+def _offset_location(path: str, data: bytes, offset: int) -> Location:
+    """The 1-based line and column (in characters) of byte ``offset`` of ``data``."""
+    before = data[:offset]
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", errors="replace"))
+    return Location(path, before.count(b"\n") + 1, column + 1)
+
+
+def _node_location(path: str, node: yaml.Node) -> Location:
+    return Location(path, *_mark(node))
+
+
+_RECURSIVE = "an alias refers to a node that contains it; aliases may not recurse"
+
+
+def _walk(root: yaml.Node, path: str) -> int:
+    """Refuse nesting deeper than ``MAX_DEPTH`` and NUL characters; the number of distinct nodes.
+
+    Iterative (the point is to stay off the recursion limit), and each collection is walked once
+    even when aliases reach it again.
+    """
+    scalar, sequence = yaml.ScalarNode, yaml.SequenceNode
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    seen: set[int] = set()
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if node.__class__ is scalar:
+            if "\x00" in node.value:
+                raise LoadError(_node_location(path, node), "a NUL character (\\0) is not allowed in any value")
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise LoadError(_node_location(path, node), f"nested deeper than {MAX_DEPTH} levels")
+        if node.__class__ is sequence:
+            stack.extend((child, depth + 1) for child in node.value)
+        else:
+            stack.extend((child, depth + 1) for pair in node.value for child in pair)
+    return count
+
+
+def _check_aliases(root: yaml.Node, path: str, nodes: int) -> None:
+    """Refuse an alias inside the node it names, and aliases that expand the document past its budget.
+
+    Post-order over the node graph with each collection's expanded size remembered, so a reused
+    anchor costs one look-up, not a walk of its expansion; stops as soon as the budget is exceeded.
+    """
+    budget = nodes + max(ALIAS_BUDGET, nodes)
+    size: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        children = node.value if isinstance(node, yaml.SequenceNode) else [c for pair in node.value for c in pair]
+        key = id(node)
+        if leaving:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size.get(id(c), 1) for c in children)
+            if size[key] > budget:
+                raise LoadError(
+                    _node_location(path, node),
+                    f"aliases expand this document past {budget} nodes (it has {nodes});"
+                    " anchors and aliases may at most double a document",
+                )
+            continue
+        if key in size:
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                raise LoadError(_node_location(path, child), _RECURSIVE)
+            if id(child) not in size:
+                stack.append((child, False))
+
+
+def _yaml_error(exc: yaml.YAMLError, path: str, data: bytes) -> LoadError:
+    """One located line for a libyaml error: where the mistake is, and where it was noticed."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        return LoadError(
+            _offset_location(path, data, exc.position), f"invalid YAML: character {exc.character:#06x} is not allowed"
+        )
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return LoadError(Location(path, 1, 1), "invalid YAML")
+    problem = (exc.problem or exc.context or "invalid YAML").strip()
+    context, cmark, pmark = exc.context, exc.context_mark, exc.problem_mark
+    # An unclosed quote or bracket is the mistake; libyaml notices it only where the text stops making
+    # sense, possibly many lines later: point at the opening and say where it was noticed.
+    if context and cmark is not None and pmark is not None and (cmark.line, cmark.column) != (pmark.line, pmark.column):
+        opened = context.removeprefix("while ").replace("parsing a ", "").replace("scanning a ", "")
+        if re.search(r"flow|quoted|simple key|anchor|alias|tag|directive", context):
+            return LoadError(
+                Location(path, cmark.line + 1, cmark.column + 1),
+                f"invalid YAML: {opened} starting here: {problem} (at line {pmark.line + 1} column {pmark.column + 1})",
+            )
+    mark = pmark or cmark
+    where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
+    return LoadError(where, f"invalid YAML: {problem}")
+
+
 def load_text(text: str, path: str = "<string>") -> Any:
     """Parse one YAML document, with positions; a syntax error names file:line:column."""
     loader = _LocatingLoader(text)
     loader.path = path
     try:
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise LoadError(where, f"invalid YAML: {problem}") from None
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        nodes = _walk(node, path)
+        if "*" in text:  # no alias without an asterisk: the common file skips the second walk
+            _check_aliases(node, path, nodes)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise LoadError(Location(path, 1, 1), f"invalid YAML: {exc}") from None
+        raise _yaml_error(exc, path, text.encode("utf-8", errors="surrogatepass")) from None
     finally:
         loader.dispose()
+
+
+def decode(data: bytes, path: str) -> str:
+    """UTF-8 text of a file; the first byte that is not UTF-8 is an error at its line:column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1].hex()
+        raise LoadError(
+            _offset_location(path, data, exc.start), f"not UTF-8 text (byte 0x{bad}); save the file as UTF-8"
+        ) from None
 
 
 def load_file(path: Path) -> Any:
     """Read and parse a YAML file; a missing or unreadable file is a user error, not a traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise LoadError(str(path), "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(str(path), f"cannot read: {exc}") from None
-    return load_text(text, str(path))
+    except IsADirectoryError:
+        raise LoadError(str(path), "is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise LoadError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL byte in the name
+        raise LoadError(repr(str(path)), "not a valid file name") from None
+    return load_text(decode(data, str(path)), str(path))
 
 
 def position(root: Any, path: list[Any] | tuple[Any, ...]) -> tuple[int, int, Any]:

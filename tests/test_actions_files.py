@@ -110,3 +110,62 @@ def test_yaml_unset_and_set_on_another_config_file(tmp_path: Path):
     assert "  http_listen_port: 9081\n" in config.read_text()
     assert port.rollback(ctx).status == "changed"
     assert config.read_text() == PROMTAIL
+
+
+# --- writes stay inside the target -----------------------------------------------------------------
+
+
+def _confined_tree(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """home/stack (the compose directory) and home/outside.env beside it, a symlink to it inside."""
+    stack, outside = tmp_path / "home" / "stack", tmp_path / "home" / "outside.env"
+    stack.mkdir(parents=True)
+    outside.write_text("A=1\n")
+    (stack / ".env").write_text("A=1\n")
+    (stack / "link.env").symlink_to(outside)
+    return stack, outside, tmp_path / "home"
+
+
+def test_an_action_never_writes_outside_the_compose_directory(tmp_path: Path) -> None:
+    from remediator.errors import UserError
+
+    stack, outside, home = _confined_tree(tmp_path)
+    ctx = _ctx(ComposeProject(project="remediate-confined", directory=stack))
+    for name in ("../outside.env", str(outside), "link.env", "../../home/outside.env"):
+        action = build_action({"env_set": {"file": name, "key": "A", "value": "2"}})
+        try:
+            action.apply(ctx)
+        except UserError as exc:
+            assert "outside the target's compose directory" in str(exc)
+        else:
+            raise AssertionError(f"{name} was written")
+    assert outside.read_text() == "A=1\n" and not (home / ".remediate").exists()
+    inside = build_action({"env_set": {"file": "./sub/../.env", "key": "A", "value": "2"}})
+    assert inside.apply(ctx).status == "changed" and (stack / ".env").read_text() == "A=2\n"
+    listed = Target(name="t", inventory=stack / "i.yml", compose=ctx.target.compose, write_roots=(home,))
+    wider = ActionContext.for_target(listed)
+    assert build_action({"env_set": {"file": "../outside.env", "key": "A", "value": "3"}}).apply(wider).status == (
+        "changed"
+    )
+    assert outside.read_text() == "A=3\n"
+
+
+def test_the_inventory_and_playbooks_are_refused_when_they_point_outside(tmp_path: Path) -> None:
+    from .support import remediate
+
+    stack, _outside, _home = _confined_tree(tmp_path)
+    (stack / "checks.yml").write_text("checks: []\n")
+    (stack / "playbooks.yml").write_text(
+        "entries:\n  - id: e\n    name: e\n    when: {check: {id: x}}\n"
+        "    actions:\n      - env_set: {file: ../outside.env, key: A, value: '2'}\n"
+    )
+    inventory = stack / "inventory.yml"
+    base = "targets:\n  t:\n    checks: [checks.yml]\n    playbooks: [playbooks.yml]\n"
+    inventory.write_text(base + "    compose: {project: p, directory: ../../..}\n")
+    proc = remediate("validate", "-i", str(inventory))
+    assert proc.returncode == 2 and f"{inventory}:5:27: targets.t.compose.directory: '../../..' is " in proc.stderr
+    inventory.write_text(base + "    compose: {project: p, directory: .}\n")
+    proc = remediate("validate", "-i", str(inventory))
+    assert proc.returncode == 2 and "e.actions[0].env_set.file: " in proc.stderr, proc.stderr
+    assert "outside the target's compose directory" in proc.stderr
+    inventory.write_text(base + "    compose: {project: p, directory: .}\n    write_roots: [..]\n")
+    assert remediate("validate", "-i", str(inventory)).returncode == 0

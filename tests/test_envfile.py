@@ -201,3 +201,79 @@ def test_an_edit_tidies_only_its_own_debris_and_old_backups(tmp_path: Path) -> N
     assert ".env.20260101T000000-1-abcdef" not in kept and ".env.20260101T000059-1-abcdef" in kept
     assert all(p.exists() for p in [*others, live]) and not debris.exists()
     assert env.read_text() == "A=2\n"
+
+
+# --- compose's own rules: the real compose binary is the oracle ----------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from remediator.backends.compose import find_command  # noqa: E402
+
+ENV_EXAMPLES = int(os.environ.get("REMEDIATOR_ENV_EXAMPLES", "15"))
+
+
+def compose_reads(text: str) -> dict[str, str]:
+    """What compose itself reads from an env file: ``compose config`` of a service with ``env_file``."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "compose.yml").write_text("services:\n  s:\n    image: busybox\n    env_file: [f.env]\n")
+        (d / "f.env").write_bytes(text.encode())
+        command = find_command(ComposeProject(project="remediate-envoracle", directory=d))
+        proc = subprocess.run(
+            [*command, "-f", str(d / "compose.yml"), "config", "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={k: v for k, v in os.environ.items() if k not in ("A", "B", "K0", "K1")},
+        )
+    if proc.returncode != 0:
+        raise AssertionError(f"compose refuses the file: {proc.stderr.strip()}\n{text!r}")
+    environment = json.loads(proc.stdout)["services"]["s"].get("environment") or {}
+    return {k: v.replace("$$", "$") for k, v in environment.items()}  # compose config prints $ as $$
+
+
+TRICKY = [
+    "API_KEY: from-colon\nOTHER = spaced  # comment\nexport X=1\n",
+    'A="x\\\\y$$z\\"q"\nB=\'C:\\temp\\x\'\nD = w#x\nE="a\\nb\\0101\\01\\c\\t"\nK= # c\n',
+    "G=${A:-dflt}x\nA=1\nH=${A}\nI='$A'\nJ=\"${A}$$\"\nL='a\\'b'\nM=\"a\\\\\\\\\"\nN='C:\\\\'\n",
+    "  # indented comment\n\n\tQ=  spaced  value   \nR='one\ntwo' # multi-line\nS=\"x\" T=2\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_the_reader_reads_what_compose_reads(text: str) -> None:
+    assert envfile.values(text, environ={}) == compose_reads(text)
+
+
+def test_an_unterminated_quote_is_reported_at_its_opening_line() -> None:
+    text = "A=1\n" * 25 + 'B="never closed\n' + "C=2\n" * 29
+    with pytest.raises(envfile.EnvFileError, match=r"^\.env:26:3: unterminated quoted value"):
+        envfile.values(text, ".env")
+    with pytest.raises(AssertionError, match="unterminated quoted value"):  # compose refuses it too (at line 55)
+        compose_reads(text)
+
+
+VALUES = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=24) | st.sampled_from(
+    ["C:\\temp\\", "it's", 'say "hi"', "a # b", " padded ", "$HOME", "${X:-y}", "$$", "\\", "'", '"', "\n", "é ☃ 𝄞"]
+)
+
+
+@settings(max_examples=ENV_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    new=st.lists(VALUES, min_size=2, max_size=2),
+    styles=st.lists(st.sampled_from(["", "'", '"', None]), min_size=2, max_size=2),
+)
+def test_compose_reads_back_every_value_written(new: list[str], styles: list[str | None]) -> None:
+    """Set K0 and K1 (over an unquoted, single- or double-quoted old value, or none) and ask compose."""
+    text = "# settings\n" + "".join(f"K{i}={s}old{s}  # keep me\n" for i, s in enumerate(styles) if s is not None)
+    for i, value in enumerate(new):
+        text = envfile.set_key(text, f"K{i}", value)
+    want = {f"K{i}": v for i, v in enumerate(new)}
+    assert envfile.values(text, environ={}) == want
+    assert compose_reads(text) == want, text
+    assert text.count("# keep me") == sum(s is not None for s in styles)

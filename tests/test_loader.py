@@ -180,3 +180,68 @@ def test_an_id_seen_in_an_earlier_file_names_both_places(tmp_path: Path) -> None
     copy = write(tmp_path, entries, "copy.yml")
     with pytest.raises(LoadError, match=r"copy\.yml:\d+:\d+: duplicate entry id '[a-z-]+' \(first at .*generic\.yml"):
         load_playbooks([ROOT / "playbooks" / "generic.yml", copy])
+
+
+# --- hostile files: one located line, exit 2, bounded time and memory ---------------------------
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "words"),
+    [
+        (LAUGHS.encode() + b"checks: *i\n", ":", "aliases expand this document past"),
+        (b"checks: &x [*x]\n", ":1:9:", "aliases may not recurse"),
+        (b"checks:" + b" [" * 900 + b" ]" * 900 + b"\n", ":1:", "nested deeper than 64 levels"),
+        (b"checks:\n  - id: caf\xe9\n", ":2:12:", "not UTF-8 text (byte 0xe9)"),
+        ('checks:\n  - id: "é\\0"\n'.encode(), ":2:9:", "a NUL character"),
+        (b"checks:\n  - id: a\x1b[31mred\n", ":2:10:", "character 0x001b is not allowed"),
+        ("checks:\n\n  - id: é\x00\n".encode(), ":3:10:", "character 0x0000 is not allowed"),
+        (b"checks:\n" + b"  - id: x\n" * 15 + b"  - {id: [a, b\n" + b"  - id: y\n" * 40, ":17:10:", "flow sequence"),
+        (b'checks:\n  - id: "abc\n' + b"x: 1\n" * 40, ":2:9:", "quoted scalar starting here"),
+        (b"checks:\n  - id: x\n   name: y\n", ":3:", "invalid YAML"),
+    ],
+)
+def test_a_hostile_file_is_one_located_line_and_exit_2(tmp_path: Path, data: bytes, where: str, words: str) -> None:
+    path = tmp_path / "checks.yml"
+    path.write_bytes(data)
+    with pytest.raises(LoadError) as info:
+        load_suite([path])
+    message = str(info.value)
+    assert message.startswith(f"{path}{where}"), message
+    assert words in message and "\n" not in message and "\x1b" not in message and len(message) < 300, message
+    proc = remediate("validate", str(path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[0] == message
+
+
+def test_an_alias_bomb_in_an_inventory_is_refused_by_check(tmp_path: Path) -> None:
+    inventory = write(tmp_path, LAUGHS + "targets:\n  dev:\n    vars: {x: *i}\n", "inventory.yml")
+    proc = remediate("check", "-i", str(inventory), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "aliases expand this document" in proc.stderr
+
+
+def test_anchors_that_share_a_block_still_load(tmp_path: Path) -> None:
+    shared = GOOD.replace("probe: {kind: http", "probe: &p {kind: http")
+    shared = shared.replace("probe: {kind: tcp, port: 1}", "probe: *p")
+    suite = load_suite([write(tmp_path, shared)])
+    assert suite.checks[1].probe == suite.checks[0].probe == {"kind": "http", "url": "http://127.0.0.1:1/x"}
+
+
+def test_control_characters_and_big_values_are_never_echoed(tmp_path: Path) -> None:
+    text = GOOD.replace("name: one", 'name: one\n    "\\e]0;owned\\a": 1').replace(
+        "category: health\n    name: two", "category: [" + ", ".join(["x" * 50] * 200) + "]\n    name: two"
+    )
+    _, errors = validate_paths([write(tmp_path, text)])
+    messages = [str(e) for e in errors]
+    assert any("unknown key '\\x1b]0;owned\\x07'" in m for m in messages), messages
+    assert any("expected string, got a list of 200 item(s)" in m for m in messages), messages
+    assert all("\x1b" not in m and len(m) < 300 for m in messages)
+
+
+def test_a_file_with_thousands_of_errors_lists_the_first_ones(tmp_path: Path) -> None:
+    _, errors = validate_paths([write(tmp_path, "checks: [" + ", ".join(["1"] * 5000) + "]\n")])
+    assert len(errors) == 21 and "more errors not shown" in str(errors[-1])

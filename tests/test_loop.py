@@ -426,3 +426,50 @@ def test_a_stopped_service_is_credited_with_the_checks_that_hit_its_port(tmp_pat
     plan = planner(stack, [down], tmp_path).plan()
     assert plan.steps[0].finding.explains == {"web.page"} and plan.steps[0].predicted_rate == 1.0
     assert plan.unexplained == []
+
+
+# -- independent fixes together ---------------------------------------------------------------------------
+
+
+def test_two_stopped_services_start_in_one_compose_call_and_are_measured_per_finding(tmp_path: Path) -> None:
+    stack = RecordedStack(
+        World(services=("a", "b", "c")),
+        [
+            check("a.up", lambda w: "a" in w.running, service="a"),
+            check("b.up", lambda w: "b" in w.running, service="b"),
+        ],
+    )
+    stack.world.running.add("c")
+    down = entry(
+        "down",
+        {"container": {"state": "exited"}},
+        {"compose_up": {"services": ["{{ service }}"]}},
+        {"wait_healthy": {"services": ["{{ service }}"], "timeout": 30}},
+        group_by=("service",),
+    )
+    result = planner(stack, [down], tmp_path).apply(until=1.0)
+    assert [(s.finding.key, s.status, s.verified) for s in result.steps] == [
+        ("down[service=a]", "changed", True),
+        ("down[service=b]", "changed", True),
+    ]
+    ups = [e for e in stack.log if e[:2] == ("apply", "compose_up")]
+    assert len(ups) == 1 and ups[0][2]["services"] == ["a", "b"]
+    assert [s.predicted_rate for s in result.steps] == [0.5, 1.0] and result.met
+
+
+def test_fixes_with_edits_are_never_taken_together(token_stack: RecordedStack, tmp_path: Path) -> None:
+    from remediator import schedule
+    from remediator.diagnosis import Finding
+
+    def found(e: Any, service: str) -> Finding:
+        return Finding(e, {"service": service}, frozenset(), frozenset(), [])
+
+    up = entry("up", {}, {"compose_up": {"services": ["{{ service }}"]}})
+    edit = entry("edit", {}, SET_GOOD, {"compose_up": {"services": ["{{ service }}"]}})
+    ups = [found(up, "a"), found(up, "b"), found(up, "a")]
+    assert schedule.companions(ups[0], ups, 5) == [ups[1]]  # one per service
+    assert schedule.companions(ups[0], ups, 0) == []  # no room left under --max-steps
+    edits = [found(edit, "a"), found(edit, "b")]
+    assert schedule.companions(edits[0], edits, 5) == []
+    other = entry("other", {}, {"compose_up": {"services": ["{{ service }}"]}})
+    assert schedule.companions(ups[0], [ups[0], found(other, "b")], 5) == []  # another entry

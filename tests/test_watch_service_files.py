@@ -120,10 +120,9 @@ def tiny(tmp_path: Path) -> Iterator[TinyStack]:
 
 @pytest.mark.engine
 def test_the_compose_override_brings_up_a_healthy_healer_that_heals_a_stopped_service(tiny: TinyStack) -> None:
-    args = ["--interval", "600", "--debounce", "0.5"]
-    made = remediate("service", "compose", "-i", str(tiny.inventory), "--port", str(tiny.watch_port), "--", *args,
-                     timeout=900)  # fmt: skip
+    made = remediate("init", str(tiny.dir), "--watch", "--watch-port", str(tiny.watch_port), timeout=900)
     assert made.returncode == 0, made.stderr
+    assert f"kept {tiny.inventory}" in made.stdout  # the stack's own inventory, as it was
     override = yaml.safe_load((tiny.dir / OVERRIDE).read_text())["services"][SERVICE]
     assert override["restart"] == "unless-stopped" and "healthcheck" in override
     assert "privileged" not in override and "cap_add" not in override
@@ -177,14 +176,14 @@ def test_the_systemd_unit_is_one_systemd_accepts(tmp_path: Path) -> None:
     assert not problems, proc.stderr
 
 
-def test_service_writes_a_systemd_unit_where_asked(tmp_path: Path) -> None:
-    out = tmp_path / "unit" / "remediate.service"
+def test_init_writes_a_systemd_user_unit_for_the_existing_inventory(tmp_path: Path) -> None:
     stack = TinyStack(tmp_path / "stack")
-    proc = remediate(
-        "service", "systemd", "--system", "-i", str(stack.inventory), "-o", str(out), "--", "--until", "0.8"
-    )
+    home = tmp_path / "home"
+    proc = remediate("init", str(stack.dir), "--systemd", "--watch-port", "9555", env={"HOME": str(home)})
     assert proc.returncode == 0, proc.stderr
-    text = out.read_text()
-    assert f"-i {stack.inventory.resolve()} --limit tiny" in text and text.rstrip().endswith("multi-user.target")
-    bad = remediate("service", "compose", "-i", str(tmp_path / "nope.yml"))
+    unit = home / ".config/systemd/user/remediate-watch-tiny.service"
+    text = unit.read_text()
+    assert f"-i {stack.inventory.resolve()} --limit tiny --listen 127.0.0.1:9555" in text
+    assert text.rstrip().endswith("WantedBy=default.target") and f"wrote {unit}" in proc.stdout
+    bad = remediate("init", str(tmp_path / "nope"), "--watch")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .. import progress
 from ..backends.engine import ContainerState
 from ..readiness import waiting_on
 from .base import Action, ActionContext, ActionResult, Inspection
@@ -136,4 +137,8 @@ class WaitHealthy(Action):
                 why = "; ".join(f"{s}: {r}" for s, r in reasons.items())
                 return self.result("failed", f"not ready after {elapsed:.1f} s: {why}", not_healthy=reasons)
             waited = True
+            states_now = ", ".join(
+                f"{s} ({'no container' if c is None else f'{c.state}/{c.health}'})" for s, c in bad.items()
+            )
+            progress.waiting(f"health of {states_now}, up to {timeout:.0f} s", elapsed)
             time.sleep(interval)

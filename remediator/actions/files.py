@@ -21,13 +21,19 @@ from . import envfile, yamledit
 from .base import Action, ActionContext, ActionResult, Inspection, unified
 
 
+def write_roots(ctx: ActionContext) -> tuple[Path, ...]:
+    """Where the target's actions may write: its compose directory (else the inventory's) and the
+    roots its inventory lists under ``write_roots``."""
+    return (ctx.base_dir, *ctx.target.write_roots)
+
+
 class _FileAction(Action):
     """Shared shape: compute the new text from the old; inspect diffs it, apply writes it."""
 
     reversible = True
 
     def file(self, ctx: ActionContext, args: dict[str, Any]) -> Path:
-        return ctx.path(args["file"])
+        return files.confine(ctx.path(args["file"]), write_roots(ctx))
 
     def change(self, ctx: ActionContext, args: dict[str, Any]) -> Callable[[str], str]:
         raise NotImplementedError
@@ -83,18 +89,18 @@ class EnvSet(_FileAction):
     late_keys = frozenset({"validate_with"})
 
     def change(self, ctx: ActionContext, args: dict[str, Any]) -> Callable[[str], str]:
-        value = str(ctx.resolve(args))
+        value, where = str(ctx.resolve(args)), str(self.file(ctx, args))
         if "value_from" in args:
             # the value being replaced is as secret as the new one: keep it out of diffs too
-            old = envfile.get(files.read(self.file(ctx, args)).decode("utf-8"), args["key"])
+            old = envfile.get(files.read(self.file(ctx, args)).decode("utf-8"), args["key"], where)
             if old:
                 ctx.masker.add(old)
-        return lambda text: envfile.set_key(text, args["key"], value)
+        return lambda text: envfile.set_key(text, args["key"], value, where)
 
     def check(self, ctx: ActionContext, args: dict[str, Any], path: Path, text: str) -> str | None:
         if "validate_with" not in args:
             return None
-        candidate = envfile.get(text, args["key"]) or ""
+        candidate = envfile.get(text, args["key"], str(path)) or ""
         passed, reason = secrets.validate_with(args["validate_with"], candidate, ctx.template)
         return None if passed else f"the candidate value failed validation: {reason}"
 
@@ -103,7 +109,7 @@ class EnvUnset(_FileAction):
     name = "env_unset"
 
     def change(self, ctx: ActionContext, args: dict[str, Any]) -> Callable[[str], str]:
-        return lambda text: envfile.unset_key(text, args["key"])
+        return lambda text: envfile.unset_key(text, args["key"], str(self.file(ctx, args)))
 
 
 class EnvRename(_FileAction):
@@ -112,13 +118,13 @@ class EnvRename(_FileAction):
     name = "env_rename"
 
     def change(self, ctx: ActionContext, args: dict[str, Any]) -> Callable[[str], str]:
-        old, new = args["from"], args["to"]
+        old, new, where = args["from"], args["to"], str(self.file(ctx, args))
 
         def rename(text: str) -> str:
-            present = envfile.keys(text)
+            present = envfile.keys(text, where)
             if old in present and new in present:
                 raise UserError(f"{args['file']}: both {old} and {new} are set; unset one of them first")
-            return envfile.rename_key(text, old, new)
+            return envfile.rename_key(text, old, new, where)
 
         return rename
 
@@ -150,13 +156,13 @@ class _ComposeFile:
 
     def file(self, ctx: ActionContext, args: dict[str, Any]) -> Path:
         if args.get("file"):
-            return ctx.path(args["file"])
+            return files.confine(ctx.path(args["file"]), write_roots(ctx))
         project = ctx.need_compose().project
         if project.files:
-            return ctx.path(str(project.files[0]))
+            return files.confine(ctx.path(str(project.files[0])), write_roots(ctx))
         for name in ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"):
             if (project.directory / name).exists():
-                return project.directory / name
+                return files.confine(project.directory / name, write_roots(ctx))
         raise UserError(f"{project.directory}: no compose file found")
 
     def check(self, ctx: ActionContext, args: dict[str, Any], path: Path, text: str) -> str | None:

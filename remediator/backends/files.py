@@ -22,7 +22,7 @@ import os
 import re
 import signal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..errors import UserError
@@ -136,6 +136,25 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (symbolic links and ``..`` resolved) is ``root`` or lies under it."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+def confine(path: Path, roots: Iterable[Path]) -> Path:
+    """``path`` resolved, when it lies inside one of ``roots``; else a ``UserError``.
+
+    An action writes only inside its target's compose directory (or a root the inventory lists under
+    ``write_roots``): a playbook's ``file: ../../x.env``, an absolute path or a symbolic link out of
+    the directory is refused before anything, ``.remediate/`` included, is created.
+    """
+    resolved, roots = Path(path).resolve(), [Path(r).resolve() for r in roots]
+    if any(resolved.is_relative_to(r) for r in roots):
+        return resolved
+    allowed = ", ".join(map(str, roots)) or "none"
+    raise UserError(f"{path}: outside the target's compose directory ({allowed}); list its root under write_roots")
 
 
 def read(path: Path) -> bytes:
