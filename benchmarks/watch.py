@@ -153,6 +153,9 @@ services:
       - import http.server as h; h.ThreadingHTTPServer(('', 8080), h.SimpleHTTPRequestHandler).serve_forever()
     ports: ["127.0.0.1:{port}:8080"]
     stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/', timeout=3)"]
+      interval: 2s
 """
 TINY_CHECKS = """\
 checks:
