@@ -185,7 +185,8 @@ class Watcher:
             try:
                 observe(record)
             except Exception as exc:  # a metric or a webhook must never stop the healer
-                self.notify(f"{getattr(observe, '__qualname__', 'observer')}: {str(exc).splitlines()[0][:160]}")
+                said = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+                self.notify(f"{getattr(observe, '__qualname__', 'observer')}: {said}")
 
     def run(self) -> dict[str, Any]:
         """Watch until stopped; return the summary (also emitted as the last record)."""

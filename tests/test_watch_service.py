@@ -223,3 +223,17 @@ def test_a_burst_of_events_makes_one_cycle_that_names_them_all_and_a_endless_one
     watcher.trigger("trigger: deploy")
     watcher.trigger("alertmanager: X")
     assert watcher._asked() == "trigger: deploy; alertmanager: X" and watcher._asked() is None
+
+
+def test_an_observer_that_fails_is_said_and_never_stops_the_watch() -> None:
+    said: list[str] = []
+    seen: list[dict[str, Any]] = []
+
+    def broken(_record: dict[str, Any]) -> None:
+        raise ValueError()
+
+    watcher = Watcher(None, WatchOptions(), emit=seen.append, notify=said.append, observers=[broken, seen.append])  # type: ignore[arg-type]
+    watcher._publish({"kind": "cycle"})
+    assert seen == [{"kind": "cycle"}, {"kind": "cycle"}] and said == [
+        "test_an_observer_that_fails_is_said_and_never_stops_the_watch.<locals>.broken: ValueError"
+    ]
