@@ -82,3 +82,11 @@ demo: sandbox-up
 	$(BIN)/remediate check -i $(DEMO_INVENTORY) --until 0.8 || true
 	$(BIN)/remediate plan -i $(DEMO_INVENTORY)
 	$(BIN)/remediate apply -i $(DEMO_INVENTORY) --until 0.8 --report reports/demo.html
+
+# The healer on the sandbox: a cycle every minute and on Docker events, heal below 100 %; /metrics and
+# /healthz on 127.0.0.1:$(WATCH_PORT); the guards' memory in sandbox/run/.remediate (remediate status).
+# Ctrl-C stops it after the cycle in progress.
+.PHONY: watch
+WATCH_PORT ?= 9464
+watch: sandbox-up
+	$(BIN)/remediate watch -i $(DEMO_INVENTORY) --listen 127.0.0.1:$(WATCH_PORT)

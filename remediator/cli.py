@@ -451,7 +451,7 @@ def watch(
     playbooks: PlaybooksOpt = None,
     until: Annotated[float, _until("Heal whenever the rate is below this fraction (0.8 = 80 %).")] = 1.0,
     interval: Annotated[
-        float, typer.Option("--interval", min=1.0, metavar="SECONDS", help="Seconds between scheduled cycles.")
+        float, typer.Option("--interval", min=0.1, metavar="SECONDS", help="Seconds between scheduled cycles.")
     ] = 60.0,
     debounce: Annotated[
         float,
@@ -495,13 +495,39 @@ def watch(
     concurrency: ConcurrencyOpt = 64,
     width: WidthOpt = None,
     verbose: VerboseOpt = 0,
+    rearm_after: Annotated[
+        float, typer.Option("--rearm-after", min=1, help="Seconds of quiet after which an excluded finding is retried.")
+    ] = 3600.0,
+    quarantine_after: Annotated[
+        int, typer.Option("--quarantine-after", min=1, help="Exclusions after which a finding stays excluded.")
+    ] = 3,
+    service_cooldown: Annotated[
+        float, typer.Option("--service-cooldown", min=0, help="Seconds between two attempts on one service.")
+    ] = 0.0,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="Serve /metrics, /healthz and triggers on HOST:PORT (127.0.0.1).")
+    ] = None,
+    trigger_token_secret: Annotated[
+        str | None, typer.Option("--trigger-token-secret", help="The target's secret whose value triggers must send.")
+    ] = None,
+    notify_url: Annotated[
+        str | None, typer.Option("--notify-url", help="Post outcomes (healed, target lost, ...) to this webhook.")
+    ] = None,
+    notify_format: Annotated[
+        str, typer.Option("--notify-format", help="Webhook body: generic (JSON) or slack.")
+    ] = "generic",
+    notify_limit: Annotated[
+        int, typer.Option("--notify-limit", min=1, help="At most this many webhook messages per 10 minutes.")
+    ] = 10,
 ) -> int:
     """Keep the target healthy: check on a schedule and on Docker events, heal when the rate falls.
 
     Each cycle runs the whole suite; below --until it heals exactly as **apply** does (one step at a
     time, verify, roll back what does not help). A container of the project that exits, runs out of
     memory, is removed or turns unhealthy starts a cycle at once. Guards outlive cycles: a fix that
-    keeps coming back within --breaker-window is not taken again. Suite findings are only reported.
+    keeps coming back within --breaker-window is not taken again, and they outlive the watch too
+    (.remediate/guards.sqlite; see **status**): an excluded finding is retried after --rearm-after of
+    quiet, and quarantined after --quarantine-after exclusions. Suite findings are only reported.
 
     Stops on Ctrl-C or SIGTERM (after the cycle in progress), --max-cycles or --duration. Exit 0 when
     the last cycle met the target, 1 when not, 2 on bad input, 3 when the engine is unreachable.
@@ -512,13 +538,26 @@ def watch(
         remediate watch --interval 300 --no-events --max-cycles 12
         remediate watch --json --duration 3600 >> watch.jsonl
     """
-    from . import log, terminal
+    from . import healer, log, terminal
     from .report import emit_json_line, print_watch
-    from .watch import Watcher, WatchOptions, stop_on_signals
+    from .watch import WatchOptions
 
     log.configure(verbose)
-    from .guards import Guards
-
+    if notify_format not in ("generic", "slack"):
+        raise UserError(f"--notify-format {notify_format!r}: expected generic or slack")
+    if listen:
+        healer.parse_listen(listen)  # bad input before anything starts
+    service = healer.ServiceOptions(
+        window_s=breaker_window,
+        rearm_s=rearm_after,
+        quarantine_after=quarantine_after,
+        service_cooldown_s=service_cooldown,
+        listen=listen,
+        trigger_token_secret=trigger_token_secret,
+        notify_url=notify_url,
+        notify_format=notify_format,  # type: ignore[arg-type]
+        notify_limit=notify_limit,
+    )
     out = terminal.console(width)
     # Plain lines, never a live status: a watch prints its cycles on stdout while it runs.
     with _feedback(True, width, live=False) as feedback:
@@ -530,7 +569,6 @@ def watch(
             concurrency,
             assume_yes=yes,
             notify=feedback.notify,
-            guards=Guards(window_s=breaker_window),
             lock_timeout=lock_timeout,
         )
         options = WatchOptions(
@@ -547,13 +585,38 @@ def watch(
         def emit(record: dict[str, Any]) -> None:
             print_watch(record, console=out)
 
-        watcher = Watcher(planner, options, emit_json_line if as_json else emit, feedback.notify)
-        with stop_on_signals(watcher, feedback.notify):
-            summary = watcher.run()
+        summary = healer.run(planner, options, service, emit_json_line if as_json else emit, feedback.notify)
     return EXIT_OK if summary["met"] else EXIT_NOT_MET
 
 
 @app.command(cls=_Command)
+@guarded
+def status(
+    inventory: InventoryOpt = Path("inventory.yml"),
+    limit: LimitOpt = None,
+    release: Annotated[
+        str | None, typer.Option("--release", help="Take this excluded or quarantined finding again.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """What the watch's guards remember and its last figures (from .remediate/guards.sqlite).
+
+    Per finding: attempts, the last outcome, and whether it is armed, open (the breaker tripped; it
+    re-arms after a quiet period) or quarantined (until --release). Then the metrics of the last cycle:
+    rate, checks by status, cycles, steps by outcome, breaker state, the time of the last heal.
+    """
+    from .report import emit_json
+    from .status import format_status, status_doc
+
+    docs = [status_doc(t, release) for t in _targets(inventory, limit)]
+    if as_json:
+        emit_json(docs if len(docs) != 1 else docs[0])
+    else:
+        sys.stdout.write("".join(format_status(d) for d in docs))
+    return EXIT_OK
+
+
+@app.command()
 @guarded
 def validate(
     paths: Annotated[
@@ -615,6 +678,19 @@ def init(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", metavar="", help="Print the files instead of writing them.")
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", metavar="", help="Also add the healer to the stack: compose.remediate.yml."),
+    ] = False,
+    systemd: Annotated[
+        bool, typer.Option("--systemd", metavar="", help="Also write a systemd user unit that runs watch.")
+    ] = False,
+    system: Annotated[
+        bool, typer.Option("--system", metavar="", help="With --systemd: a system unit (needs root).")
+    ] = False,
+    watch_port: Annotated[
+        int, typer.Option("--watch-port", min=1, max=65535, metavar="PORT", help="The watch's /healthz and /metrics.")
+    ] = 9464,
 ) -> int:
     """Write inventory.yml, checks/services.yml and playbooks/generic.yml for a compose project.
 
@@ -623,24 +699,59 @@ def init(
     its published ports accept connections and that the HTTP URLs its healthcheck calls answer on the
     published port; depends_on becomes requires. Never overwrites a file without --force.
 
+    --watch builds **remediate-watch:local** on the local base image and writes
+    **compose.remediate.yml**: `docker compose -f compose.yml -f compose.remediate.yml up -d` then
+    brings the healer up with the stack (the docker socket its only privilege, restart:
+    unless-stopped, a healthcheck on /healthz, the host network where the checks reach the published
+    ports). --systemd writes remediate-watch-TARGET.service instead (user unit; --system for root).
+    With either, an inventory.yml already there is used as it is.
+
     **Examples**
 
         remediate init ~/src/shop && cd ~/src/shop && remediate check
         remediate init . --dry-run
+        remediate init . --watch && docker compose -f compose.yml -f compose.remediate.yml up -d
     """
     from . import scaffold
 
     planned = scaffold.plan(directory, file, target)
+    service = watch or systemd
     if dry_run:
         for p in planned:
             sys.stdout.write(f"# --- {p.path}\n{p.text}")
+        if service:
+            sys.stdout.write("# (--watch/--systemd write their files from the inventory once it exists)\n")
         return EXIT_OK
-    scaffold.write(planned, force)
-    for p in planned:
-        sys.stdout.write(f"wrote {p.path}: {p.summary}\n")
     inventory = planned[0].path
+    if service and inventory.exists() and not force:
+        sys.stdout.write(f"kept {inventory} (as it is; --force to write it again)\n")
+    else:
+        scaffold.write(planned, force)
+        for p in planned:
+            sys.stdout.write(f"wrote {p.path}: {p.summary}\n")
+    if service:
+        _service_files(inventory, target, watch, systemd, system, watch_port)
     sys.stdout.write(f"next: remediate check -i {inventory}   (or cd {inventory.parent} && remediate check)\n")
     return EXIT_OK
+
+
+def _service_files(inventory: Path, name: str | None, watch: bool, systemd: bool, system: bool, port: int) -> None:
+    """``init --watch`` / ``--systemd``: the files that run the watch as a service, for one target."""
+    from .service_files import systemd_unit, unit_path, write_compose, write_systemd
+
+    targets = _targets(inventory, name)
+    if len(targets) != 1:
+        names = ", ".join(t.name for t in targets)
+        raise UserError(f"{inventory}: --watch and --systemd take one target; pick one with --target (of: {names})")
+    target = targets[0]
+    if watch:
+        sys.stdout.write("building remediate-watch:local on remediate-base:local (offline)\n")
+        sys.stdout.write(f"wrote {write_compose(target, port)}: the remediate-watch service\n")
+    if systemd:
+        unit = systemd_unit(inventory, target.name, user=not system, port=port)
+        path = write_systemd(unit_path(target.name, user=not system), unit)
+        how = "systemctl" if system else "systemctl --user"
+        sys.stdout.write(f"wrote {path}: then {how} daemon-reload && {how} enable --now {path.name}\n")
 
 
 def _usage_hint(exc: Any, argv: list[str]) -> str:
