@@ -159,7 +159,9 @@ def _resolved_services(compose: Any) -> Mapping[str, Any]:
     change); a heal observes the target a dozen times and each ``config`` costs a compose process.
     """
     project = compose.project
-    key = (project.project, *((str(p), *_stamp(p)) for p in (*project.files, *project.env_files)))
+    # compose reads the project's .env itself (env_files are remediator's own reading), so it counts too
+    watched = (*project.files, *project.env_files, Path(project.directory) / ".env")
+    key = (project.project, *((str(p), *_stamp(p)) for p in watched))
     if key not in _CONFIG_CACHE:
         _CONFIG_CACHE.clear()
         _CONFIG_CACHE[key] = compose.config().get("services", {})
