@@ -49,7 +49,7 @@ def server(close_at_once: bool) -> Iterator[int]:
 
 def probe(port: int) -> bool:
     async def main() -> bool:
-        ctx = ProbeContext(Target(name="t", inventory=Path("inventory.yml")))
+        ctx = ProbeContext(Target(name="t", inventory=Path("inventory.yml"), compose=None))
         try:
             return (await run({"port": port}, {"open": True}, ctx)).passed
         finally:
