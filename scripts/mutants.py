@@ -29,13 +29,24 @@ def _diff(name: str, path: str) -> str:
     return get_diff_for_mutant(name, path=path)
 
 
-def _equivalent(diff: str) -> bool:
-    """The changed line, or the line above it, says why this mutant is equivalent."""
+def _code(line: str) -> str:
+    return line.split("  #", 1)[0].strip()
+
+
+def _equivalent(diff: str, source: list[str]) -> bool:
+    """The changed line, or the line above it, says why this mutant is equivalent: in the diff, or in
+    the module as it is now (a mark added after the run counts without mutating everything again)."""
     lines = diff.splitlines()[2:]  # skip the ---/+++ header
     for i, line in enumerate(lines):
         if line.startswith("-"):
             above = lines[i - 1] if i else ""
-            return MARK in line or (MARK in above and not above.startswith("+"))
+            if MARK in line or (MARK in above and not above.startswith("+")):
+                return True
+            code = _code(line[1:])
+            for j, src in enumerate(source):
+                if code and _code(src) == code and (MARK in src or (j and MARK in source[j - 1])):
+                    return True
+            return False
     return False
 
 
@@ -55,6 +66,7 @@ def main() -> int:
     for meta in metas:
         module = str(meta.relative_to("mutants"))[: -len(".meta")]
         codes = json.loads(meta.read_text())["exit_code_by_key"]
+        source = Path(module).read_text().splitlines() if Path(module).exists() else []
         if not codes:
             continue
         count: Counter[str] = Counter()
@@ -65,7 +77,7 @@ def main() -> int:
                 count["no tests"] += 1
             elif code in SURVIVED:
                 diff = _diff(name, module)
-                if _equivalent(diff):
+                if _equivalent(diff, source):
                     count["equivalent"] += 1
                     changed = [line for line in diff.splitlines()[2:] if line.startswith("+")]
                     equivalents.append((name, changed[0] if changed else ""))

@@ -437,3 +437,43 @@ def test_probe_leaf_renders_the_expectation_too() -> None:
 def test_container_leaf_looks_past_a_container_that_fails_its_filter(cond: dict[str, Any]) -> None:
     f = facts([], containers={"a": state("a"), "b": state("b", "exited", "unhealthy", exit_code=2, restart_count=5)})
     assert bound(f, {"container": cond}, "service") == ["b"]
+
+
+# failing checks in this order: a container check, a logs check, then the two http ones, the match last
+ORDERED = [
+    probe_check("db.up", "container", "db"),
+    probe_check("db.logs", "logs", "db"),
+    http("api.b", "http://127.0.0.1:8000/b"),
+    http("api.a", "http://127.0.0.1:8000/a"),
+]
+ORDERED_FAILS = {
+    "db.up": (FAILED, "", {"state": "exited", "health": "none", "statuses": ["exited"], "url": "u", "extra": 1}),
+    "db.logs": (FAILED, "no line", {}),
+    "api.b": FAILS["api.b"],
+    "api.a": FAILS["api.a"],
+}
+
+
+@pytest.mark.parametrize(
+    ("cond", "want"),
+    [
+        ({"kind": "http"}, ["api.b", "api.a"]),
+        ({"http_status": 500}, ["api.a"]),
+        ({"body": "relation"}, ["api.a"]),
+        ({"producer": "api-gateway"}, ["api.a"]),
+        ({"reason": "^$"}, ["db.up"]),  # no reason is an empty one
+        ({"body": "^$"}, ["db.up", "db.logs", "api.b"]),  # no body is an empty one
+        ({"error": "^$"}, ["db.up", "db.logs", "api.a"]),  # no error is an empty one
+    ],
+)
+def test_check_leaf_filters_look_past_every_check_that_does_not_match(cond: dict[str, Any], want: list[str]) -> None:
+    assert bound(facts(ORDERED, ORDERED_FAILS), {"check": cond}) == want
+
+
+def test_check_leaf_binds_the_service_of_container_and_logs_checks_and_shows_their_state() -> None:
+    found = matches(facts(ORDERED, ORDERED_FAILS), {"check": {"category": "db"}})
+    assert [m.vars for m in found] == [{"check": "db.up", "service": "db"}, {"check": "db.logs", "service": "db"}]
+    assert found[0].evidence[0] == {
+        "check": "db.up", "result": FAILED, "reason": "", "state": "exited", "health": "none",
+        "statuses": ["exited"], "url": "u",
+    }  # fmt: skip

@@ -18,7 +18,7 @@ from remediator.actions import Action, ActionResult, Inspection
 from remediator.guards import Guards
 from remediator.loader import load_suite
 from remediator.measure import Meter
-from remediator.model import Entry, Suite, Target
+from remediator.model import DiagnosticProbe, Entry, Suite, Target
 from remediator.planner import Planner
 from remediator.stack import LiveStack
 
@@ -390,6 +390,39 @@ def test_settling_waits_at_most_its_limit_for_a_container_that_never_finishes_st
     token_stack.starting_for = [["db"]] * 200
     Meter(token_stack, token_stack.suite, []).wait_settled(limit_s=5.0)
     assert token_stack.clock.sleeps == [1.0] * 5
+
+
+def test_apply_waits_at_most_90_s_for_containers_still_starting(token_stack: RecordedStack, tmp_path: Path) -> None:
+    token_stack.starting_for = [["db"]] * 200
+    planner(token_stack, [], tmp_path).apply(until=0.1)
+    assert token_stack.clock.sleeps == [1.0] * 90
+
+
+class CapturingStack(RecordedStack):
+    """A recorded stack whose runs capture a value (as a register check captures a token)."""
+
+    def test(self, checks, only, prior, captures):  # type: ignore[no-untyped-def]
+        run, _ = super().test(checks, only, prior, captures)
+        return run, {"token": "t-1"}
+
+    def observe(self, run, checks, captures):  # type: ignore[no-untyped-def]
+        self.log.append(("observe", dict(captures)))
+        return super().observe(run, checks, captures)
+
+
+def test_facts_are_observed_with_the_captures_of_their_run(tmp_path: Path) -> None:
+    stack = CapturingStack(World(env={"TOKEN": "bad"}), [check("api.call", token_ok)])
+    planner(stack, [], tmp_path).apply(until=1.0)
+    assert ("observe", {"token": "t-1"}) in stack.log
+
+
+def test_a_discriminating_probe_goes_through_the_stack(token_stack: RecordedStack, tmp_path: Path) -> None:
+    token_stack.probe_answers = {"http://auth/": False}
+    probe = DiagnosticProbe("auth", {"kind": "http", "url": "http://auth/"})
+    refused = {"all": [{"check": {"id": "api.call"}}, {"probe": {"name": "auth", "passed": False}}]}
+    e = entry("token", refused, SET_GOOD, probes=(probe,))
+    result = planner(token_stack, [e], tmp_path).apply(until=0.75)
+    assert result.met and ("probe", {"kind": "http", "url": "http://auth/"}) in token_stack.log
 
 
 def test_a_step_is_polled_every_quarter_second_while_it_settles(token_stack: RecordedStack, tmp_path: Path):
