@@ -405,9 +405,9 @@ class CapturingStack(RecordedStack):
         run, _ = super().test(checks, only, prior, captures)
         return run, {"token": "t-1"}
 
-    def observe(self, run, checks, captures):  # type: ignore[no-untyped-def]
+    def observe(self, run, checks, captures, deep=False):  # type: ignore[no-untyped-def]
         self.log.append(("observe", dict(captures)))
-        return super().observe(run, checks, captures)
+        return super().observe(run, checks, captures, deep)
 
 
 def test_facts_are_observed_with_the_captures_of_their_run(tmp_path: Path) -> None:
