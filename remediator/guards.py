@@ -35,6 +35,7 @@ class Guards:
     def record(self, key: str) -> int:
         """Count one more attempt; return the attempt's number within the window."""
         count = self.attempts(key) + 1
+        # equivalent mutant: the default (attempts() above has just stored the key's list)
         self.tries.setdefault(key, []).append(self.clock.monotonic())
         return count
 

@@ -17,6 +17,7 @@ from .results import Run
 from .stack import Stack
 
 Notify = Callable[[str], None]
+_FINAL = ("exited", "dead", "created", "no container")  # readiness.waiting_on's words for "not running"
 
 
 @dataclass
@@ -105,11 +106,13 @@ class Meter:
         while True:
             waiting, checked = self.stack.readiness(services)
             now = clock.monotonic()
-            if not waiting or now >= end:
+            # a container that is not running will not become ready by waiting: that is the step's result
+            pending = {s: why for s, why in waiting.items() if not why.startswith(_FINAL)}
+            if not pending or now >= end:
                 return services - checked
             if now - told >= 2.0:
                 told = now
-                what = "; ".join(f"{s}: {why}" for s, why in waiting.items())
+                what = "; ".join(f"{s}: {why}" for s, why in pending.items())
                 self.notify(f"  waiting {now - started:.0f} s for {what}")
             clock.sleep(0.2)
 

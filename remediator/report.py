@@ -346,6 +346,12 @@ def emit_json_line(doc: Any) -> None:
     sys.stdout.flush()
 
 
+def _names(ids: list[str], limit: int = 8) -> str:
+    """A list of check ids or finding keys on one line: the first ``limit``, then how many more."""
+    more = f" (+{len(ids) - limit} more)" if len(ids) > limit else ""
+    return ", ".join(ids[:limit]) + more
+
+
 def print_watch(record: dict[str, Any], console: Any = None) -> None:
     """One line per watch cycle (and its steps, when it healed); the summary when the watch stops."""
     from rich.console import Console
@@ -378,6 +384,15 @@ def print_watch(record: dict[str, Any], console: Any = None) -> None:
     if not record["met"] and record.get("stop_reason"):
         line += f" [dim]({escape(record['stop_reason'])})[/]"
     console.print(line, highlight=False, soft_wrap=True)
+    if record.get("failing_before"):
+        console.print(f"    failing: {escape(_names(record['failing_before']))}", highlight=False, soft_wrap=True)
+        acted = _names(record.get("acted_on") or []) or "nothing"
+        console.print(f"    acted on: {escape(acted)}", highlight=False, soft_wrap=True)
+    still = record.get("remaining_failures") or []
+    if record.get("steps") and still:
+        console.print(f"    still failing: [red]{escape(_names(still))}[/]", highlight=False, soft_wrap=True)
+    for key, why in (record.get("excluded") or {}).items() if not record.get("steps") else ():
+        console.print(f"    not taken: {escape(key)}: {escape(why)}", highlight=False, soft_wrap=True)
     colors = {"ok": "green", "changed": "yellow", "failed": "red", "rolled back": "magenta"}
     for step in record.get("steps", ()):
         st = step["status"]

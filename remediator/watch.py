@@ -4,7 +4,9 @@ A cycle measures the whole suite; below the target it heals with the planner exa
 does (the same steps, verify, rollback and journal), starting from that measurement. Cycles run
 every ``interval_s`` and, sooner, when the engine reports that a container of the project exited,
 ran out of memory, was removed or turned unhealthy. A burst of such events (``compose stop`` of
-several services) makes one cycle after a short ``debounce_s``. Events that the cycle's own actions
+several services) makes one cycle: events are gathered until ``quiet_s`` passes without another, and
+for ``debounce_s`` at most (a lone stop waits only ``quiet_s``, a burst as long as it lasts, within
+``debounce_s``). Events that the cycle's own actions
 cause (a recreate stops and removes the old container) are dropped when the cycle ends.
 
 One planner lives as long as the watch, and so do its guards: a fix that keeps coming back trips
@@ -19,7 +21,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,10 @@ from typing import Any
 from .actions import new_run_id
 from .backends.engine import ONEOFF, SERVICE, Engine
 from .errors import Busy, Unreachable
+from .guards import Guards
+from .guardstore import StoredGuards
 from .planner import Planner
+from .results import FAILED, PASSED, SKIPPED, Run
 from .secrets import MASKER
 
 # What the engine is asked to send; ``health_status`` matches every health change (filtered below).
@@ -35,6 +40,7 @@ EVENTS = ("die", "oom", "destroy", "health_status")
 
 Emit = Callable[[dict[str, Any]], None]
 Notify = Callable[[str], None]
+Observer = Callable[[dict[str, Any]], None]  # sees every record after it is emitted (metrics, webhooks, status)
 
 
 def trigger_of(event: Mapping[str, Any]) -> str | None:
@@ -127,6 +133,7 @@ class WatchOptions:
     until: float = 1.0
     interval_s: float = 60.0
     debounce_s: float = 1.0
+    quiet_s: float = 0.2  # a burst is over when no event came for this long (compose stops services in parallel)
     events: bool = True
     max_cycles: int | None = None
     duration_s: float | None = None
@@ -137,10 +144,20 @@ class WatchOptions:
 class Watcher:
     """Runs cycles until stopped (a signal, ``max_cycles`` or ``duration_s``); one record per cycle."""
 
-    def __init__(self, planner: Planner, options: WatchOptions, emit: Emit, notify: Notify | None = None) -> None:
+    def __init__(
+        self,
+        planner: Planner,
+        options: WatchOptions,
+        emit: Emit,
+        notify: Notify | None = None,
+        observers: Sequence[Observer] = (),
+    ) -> None:
         self.planner, self.options, self.emit = planner, options, emit
         self.notify = notify or (lambda _msg: None)
+        self.observers = list(observers)
         self._stop = threading.Event()
+        self._triggers: queue.Queue[str] = queue.Queue()  # from the trigger endpoint (Alertmanager, a person)
+        self._wake = threading.Event()
         self.stop_reason = ""
         # Counts and the last record only: a watch runs for weeks, and what each cycle did is in its
         # emitted record and the journal already.
@@ -156,6 +173,20 @@ class Watcher:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    def trigger(self, reason: str) -> None:
+        """Start a cycle as soon as the one in progress (if any) ends (from another thread)."""
+        self._triggers.put(reason)
+        self._wake.set()
+
+    def _publish(self, record: dict[str, Any]) -> None:
+        self.emit(record)
+        for observe in self.observers:
+            try:
+                observe(record)
+            except Exception as exc:  # a metric or a webhook must never stop the healer
+                said = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+                self.notify(f"{getattr(observe, '__qualname__', 'observer')}: {said}")
 
     def run(self) -> dict[str, Any]:
         """Watch until stopped; return the summary (also emitted as the last record)."""
@@ -173,7 +204,7 @@ class Watcher:
                 self.cycles, self.last = number, record
                 self.healing_cycles += bool(record.get("healed"))
                 self.steps += len(record.get("steps", ()))
-                self.emit(record)
+                self._publish(record)
                 if feed is not None:
                     feed.drop_until(time.time_ns())
                 if opts.max_cycles and number >= opts.max_cycles:
@@ -184,7 +215,7 @@ class Watcher:
             if feed is not None:
                 feed.close()
         summary = self.summary()
-        self.emit(summary)
+        self._publish(summary)
         return summary
 
     def _wait(self, feed: EventFeed | None, next_at: float, end: float) -> str | None:
@@ -197,22 +228,45 @@ class Watcher:
                 return None
             if now >= next_at:
                 return "schedule"
+            if asked := self._asked():
+                return asked
             timeout = min(0.5, next_at - now, end - now)
             event = feed.get(timeout) if feed is not None else None
             if feed is None:
-                self._stop.wait(timeout)
+                self._wake.wait(timeout)
             reason = trigger_of(event) if event is not None else None
             if reason is None:
                 continue
-            reasons = [reason]
-            settle_end = time.monotonic() + self.options.debounce_s
-            while (left := settle_end - time.monotonic()) > 0 and not self._stop.is_set():
-                more = feed.get(min(left, 0.5)) if feed is not None else None
-                extra = trigger_of(more) if more is not None else None
-                if extra and extra not in reasons:
-                    reasons.append(extra)
-            return "; ".join(reasons)
+            return "; ".join(self._gather(feed, reason))
         return None
+
+    def _gather(self, feed: EventFeed | None, first: str) -> list[str]:
+        """The reasons of a burst of events that began with ``first``: until ``quiet_s`` passes without a
+        relevant event, within ``debounce_s`` of the first."""
+        reasons = [first]
+        hard_end = time.monotonic() + self.options.debounce_s
+        quiet_end = min(hard_end, time.monotonic() + self.options.quiet_s)
+        while (left := quiet_end - time.monotonic()) > 0 and not self._stop.is_set():
+            more = feed.get(min(left, 0.5)) if feed is not None else None
+            extra = trigger_of(more) if more is not None else None
+            if extra is None:
+                continue
+            quiet_end = min(hard_end, time.monotonic() + self.options.quiet_s)
+            if extra not in reasons:
+                reasons.append(extra)
+        return reasons
+
+    def _asked(self) -> str | None:
+        """The triggers received since the last cycle, as one reason (None when there are none)."""
+        self._wake.clear()
+        reasons: list[str] = []
+        while True:
+            try:
+                reason = self._triggers.get_nowait()
+            except queue.Empty:
+                return "; ".join(reasons) or None
+            if reason not in reasons:
+                reasons.append(reason)
 
     def cycle(self, number: int, trigger: str) -> dict[str, Any]:
         """Measure; below the target, heal from that measurement. An unreachable engine after the first
@@ -227,11 +281,27 @@ class Watcher:
             "target": opts.until,
         }
         self.notify(f"cycle {number}: {trigger}")
+        guards = planner.guards
+        if isinstance(guards, StoredGuards):
+            for key in guards.rearm():
+                self.notify(f"re-armed after {guards.rearm_s:g} s of quiet: {key}")
         try:
             run = planner.meter.start()
-            record.update(rate_before=round(run.rate, 4), total=run.total, passed_before=run.passed)
+            failing = [r.id for r in run.results if r.status in (FAILED, SKIPPED)]
+            record.update(
+                rate_before=round(run.rate, 4), total=run.total, passed_before=run.passed, failing_before=failing
+            )
             if run.rate >= opts.until:
-                record.update(rate_after=round(run.rate, 4), passed_after=run.passed, met=True, healed=False, steps=[])
+                record.update(
+                    rate_after=round(run.rate, 4),
+                    passed_after=run.passed,
+                    met=True,
+                    healed=False,
+                    steps=[],
+                    acted_on=[],
+                    remaining_failures=failing,
+                    checks=_counts(run),
+                )
             else:
                 result = planner.apply(
                     until=opts.until,
@@ -246,17 +316,23 @@ class Watcher:
                     met=result.met,
                     healed=bool(result.steps),
                     steps=[s.to_json() for s in result.steps],
+                    acted_on=[s.finding.key for s in result.steps],
                     stop_reason=result.stop_reason,
                     excluded=dict(result.excluded),
                     suite_findings=[f["key"] for f in result.suite_findings],
                     remaining_failures=result.failing,
+                    checks=_counts(result.final),
                 )
+                if isinstance(guards, StoredGuards):
+                    for step in result.steps:
+                        guards.outcome(step.finding.key, step.status, step.reason)
         except Busy as exc:  # another heal holds the target: this cycle leaves it to that one
-            record.update(met=False, healed=False, steps=[], error=str(exc))
+            record.update(met=False, healed=False, steps=[], acted_on=[], error=str(exc))
         except Unreachable as exc:
             if number == 1:
                 raise
-            record.update(met=False, healed=False, steps=[], error=str(exc))
+            record.update(met=False, healed=False, steps=[], acted_on=[], error=str(exc))
+        record["breaker"] = _breaker(guards)
         record["duration_s"] = round(time.monotonic() - started, 2)
         return MASKER.mask_data(record)
 
@@ -273,6 +349,17 @@ class Watcher:
                 "excluded": dict(self.planner.guards.excluded),
             }
         )
+
+
+def _counts(run: Run) -> dict[str, int]:
+    return {status: run.count(status) for status in (PASSED, FAILED, SKIPPED)}
+
+
+def _breaker(guards: Guards) -> dict[str, str]:
+    """Findings no longer taken: ``open`` (the breaker tripped; stored guards re-arm it) or ``quarantined``."""
+    if isinstance(guards, StoredGuards):
+        return guards.breaker_state()
+    return dict.fromkeys(guards.excluded, "open")
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from remediator.loader import load_playbooks, load_suite
 from remediator.model import Entry
 from remediator.probes import Outcome
 from remediator.results import FAILED, PASSED, SKIPPED, CheckResult, Run
+from remediator.secrets import fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = load_playbooks([ROOT / "playbooks"])
@@ -209,7 +210,8 @@ def test_invalid_api_key_from_the_gateway_with_a_drifted_key_is_only_the_gateway
     assert finding.entry.id == "gateway-key-mismatch"
     assert finding.checks == frozenset(AIRTABLE_CHECKS)
     assert finding.explains == frozenset([*AIRTABLE_CHECKS, "airtable.update-record", "airtable.delete-record"])
-    assert {"env": "API_KEY", "value": "***", "differs_from_secret": "api_key"} in finding.evidence
+    shown = {"env": "API_KEY", "value": fingerprint("rotated"), "differs_from_secret": "api_key"}
+    assert shown in finding.evidence and "rotated" not in str(finding.evidence)
     # the token entry's upstream probe never ran: its producer condition already failed
     assert probes.calls == []
 

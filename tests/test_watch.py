@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 import pytest
@@ -23,7 +27,7 @@ import pytest
 from remediator.guards import Guards
 from remediator.watch import EventFeed, trigger_of
 
-from .support import PORT_SHIFT, ROOT, SandboxDir, remediate, require_engine, sandbox_dir
+from .support import PORT_SHIFT, ROOT, SandboxDir, http_server, remediate, require_engine, wait_for
 
 OFFSET = 22000 + PORT_SHIFT
 
@@ -91,8 +95,16 @@ class Watch:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxDir]:
-    with sandbox_dir(tmp_path_factory, "watch", OFFSET) as box:
+    require_engine()
+    box = SandboxDir(tmp_path_factory.mktemp("watch") / "stack", f"remediate-watch-{token_hex(3)}", OFFSET)
+    try:
+        try:
+            box.up()
+        except AssertionError:  # postgres' first initdb can outlast its start_period on a loaded machine
+            box.up()  # its volume is initialized by now, or nearly: this start is the ordinary one
         yield box
+    finally:
+        box.down()
 
 
 def stop_service(box: SandboxDir, service: str) -> None:
@@ -120,40 +132,117 @@ def assert_clean(box: SandboxDir, watch: Watch) -> None:
         assert value not in out, "a secret value leaked into watch output"
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http(method: str, url: str, doc: Any = None, token: str | None = None) -> tuple[int, str]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    body = None if doc is None else json.dumps(doc).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers, method=method), timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 @pytest.mark.engine
 @pytest.mark.sandbox
-def test_watch_heals_on_events_and_its_breaker_holds_across_cycles(sandbox: SandboxDir) -> None:
+def test_watch_heals_on_events_and_its_guards_hold_across_cycles_and_restarts(sandbox: SandboxDir) -> None:
+    """Two watches one after the other on one target: the second remembers the first's attempts (the
+    guards' SQLite file), so the third stop of a service trips the breaker although the watch that sees
+    it has healed it only once. Meanwhile: the cycle records name what failed and what was acted on,
+    /metrics counts, an authenticated trigger and an Alertmanager alert start cycles, outcomes reach a
+    local webhook (the first delivery retried), and ``remediate status`` shows the guards' state."""
     sandbox.up()
+    (sandbox.workdir / ".remediate" / "guards.sqlite").unlink(missing_ok=True)
     saga = "service-not-running[service=saga-orchestrator]"
-    watch = Watch(sandbox, "--interval", "600", "--debounce", "1", "--duration", "600")
-    try:
-        first = watch.next()
-        assert (first["kind"], first["cycle"], first["trigger"]) == ("cycle", 1, "start")
-        assert first["met"] and first["rate_before"] == 1.0 and first["steps"] == []
+    token = (sandbox.workdir / "secrets" / "api_key").read_text().strip()
+    hooks: list[dict[str, Any]] = []
+    answers = iter([503])
 
-        for attempt in (1, 2):  # a container stopped under the watch: healed at once, not at the schedule
-            stop_service(sandbox, "saga-orchestrator")
+    def receiver(req: Any) -> tuple[int, dict[str, str], bytes]:
+        hooks.append(json.loads(req.rfile.read(int(req.headers["Content-Length"]))))
+        return next(answers, 200), {}, b""
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with http_server(receiver) as hook_url:
+        args = ("--interval", "600", "--debounce", "1", "--duration", "600", "--listen", f"127.0.0.1:{port}",
+                "--trigger-token-secret", "api_key", "--notify-url", f"{hook_url}/hook")  # fmt: skip
+        watch = Watch(sandbox, *args)
+        try:
+            first = watch.next()
+            assert (first["kind"], first["cycle"], first["trigger"]) == ("cycle", 1, "start")
+            assert first["met"] and first["rate_before"] == 1.0 and first["steps"] == []
+            assert first["failing_before"] == [] and first["acted_on"] == []
+
+            stop_service(sandbox, "saga-orchestrator")  # healed at once, not at the schedule
             healed = watch.next()
             assert "saga-orchestrator exited" in healed["trigger"], healed
             assert healed["rate_before"] < 1.0 and healed["met"] and healed["rate_after"] == 1.0
-            assert keys(healed) == [saga] and healed["steps"][0]["attempt"] == attempt
+            assert keys(healed) == [saga] and healed["acted_on"] == [saga] and healed["steps"][0]["attempt"] == 1
+            assert len(healed["failing_before"]) == healed["total"] - healed["passed_before"] > 0
             assert running(sandbox, "saga-orchestrator")
 
-        # The third time within the breaker window (max_attempts 2): the fix keeps coming back, so the
-        # watch stops taking it and says so, instead of restarting the service every cycle.
-        stop_service(sandbox, "saga-orchestrator")
-        tripped = watch.next()
-        assert tripped["steps"] == [] and not tripped["met"] and tripped["rate_after"] < 1.0
-        assert "breaker" in tripped["excluded"][saga]
-        assert not running(sandbox, "saga-orchestrator")
-    finally:
-        code = watch.stop()
-    summary = watch.next(timeout=5)
-    assert summary["kind"] == "summary" and summary["stop_reason"] == "SIGTERM"
-    assert (summary["cycles"], summary["healing_cycles"], summary["steps"]) == (4, 2, 2)
-    assert code == 1 and not summary["met"]  # the last cycle left saga stopped, on purpose
-    assert saga in summary["excluded"]
-    assert_clean(sandbox, watch)
+            code, text = http("GET", f"{base}/metrics")
+            assert code == 200 and 'remediate_cycles_total{result="met"} 2.0' in text
+            assert 'remediate_steps_total{outcome="changed"} 1.0' in text and "remediate_rate 1.0" in text
+            assert http("POST", f"{base}/trigger", {"reason": "by hand"})[0] == 401
+            assert http("POST", f"{base}/trigger", {"reason": "by hand"}, token)[0] == 202
+            asked = watch.next()
+            assert asked["trigger"] == "trigger: by hand" and asked["met"], asked
+        finally:
+            watch.stop()
+        assert watch.next(timeout=5)["kind"] == "summary"
+
+        watch = Watch(sandbox, *args)  # a new process: its memory is the guards' file
+        try:
+            assert watch.next()["met"]
+            stop_service(sandbox, "saga-orchestrator")
+            healed = watch.next()
+            assert keys(healed) == [saga] and healed["steps"][0]["attempt"] == 2, healed  # counted on from before
+            # The third time within the breaker window (max_attempts 2): the fix keeps coming back, so the
+            # watch stops taking it and says so, instead of restarting the service every cycle.
+            stop_service(sandbox, "saga-orchestrator")
+            tripped = watch.next()
+            assert tripped["steps"] == [] and not tripped["met"] and tripped["rate_after"] < 1.0
+            assert "breaker" in tripped["excluded"][saga] and tripped["breaker"] == {saga: "open"}
+            assert not running(sandbox, "saga-orchestrator")
+            alert = {"alerts": [{"status": "firing", "labels": {"alertname": "SagaDown", "service": "saga"}}]}
+            assert http("POST", f"{base}/alertmanager", alert, token)[0] == 202
+            alerted = watch.next()
+            assert alerted["trigger"] == "alertmanager: SagaDown (saga)" and alerted["acted_on"] == []
+            assert "saga-orchestrator" in " ".join(alerted["failing_before"])
+        finally:
+            code = watch.stop()
+        summary = watch.next(timeout=5)
+        assert summary["kind"] == "summary" and summary["stop_reason"] == "SIGTERM"
+        assert (summary["cycles"], summary["healing_cycles"], summary["steps"]) == (4, 1, 1)
+        assert code == 1 and not summary["met"]  # the last cycle left saga stopped, on purpose
+        assert saga in summary["excluded"]
+        assert_clean(sandbox, watch)
+        wait_for(lambda: len(hooks) >= 5, timeout=30)
+
+    events = [h["event"] for h in hooks]
+    assert events[:2] == ["healed", "healed"] and hooks[0] == hooks[1]  # 503 first: delivered on a retry
+    assert events[2:] == ["healed", "target lost", "breaker tripped"], events
+    for value in sandbox.secret_values():
+        assert value not in json.dumps(hooks)
+
+    status = sandbox.remediate("status", "--json")
+    assert status.returncode == 0, status.stderr
+    doc = json.loads(status.stdout)
+    (row,) = [f for f in doc["findings"] if f["key"] == saga]
+    assert (row["state"], row["attempts"], row["last_outcome"]) == ("open", 2, "changed")
+    assert doc["metrics"]["breaker"] == {saga: "open"} and doc["metrics"]["cycles"]["not met"] == 2
+    assert doc["watch"]["pid"] is None and doc["last_cycle"]["trigger"] == "alertmanager: SagaDown (saga)"
+    text = sandbox.remediate("status").stdout
+    assert f"open        {saga}: 2 attempt(s)" in text and "breaker: 1 open, 0 quarantined" in text
+    released = sandbox.remediate("status", "--release", saga, "--json")
+    assert json.loads(released.stdout)["released"] == {"key": saga, "done": True}
 
 
 @pytest.mark.engine
