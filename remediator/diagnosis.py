@@ -39,6 +39,7 @@ class Evaluator:
         return {**self.facts.context, "env_file": self.facts.env, **match.vars}
 
     def _render(self, args: Mapping[str, Any], match: Match) -> dict[str, Any]:
+        # equivalent mutant: always rendering (a mapping without templates renders to itself; this is the shortcut)
         return templating.render(args, self.scope(match)) if templating.has_template(args) else dict(args)
 
     def probe(self, probe: Mapping[str, Any], expect: Mapping[str, Any]) -> Any:
@@ -95,7 +96,7 @@ def _explains(facts: Facts, checks: frozenset[str], members: list[Match]) -> set
     roots = set(checks)
     services = {m.vars.get("service") for m in members if m.vars.get("service")}
     if not checks and services:
-        roots |= {
+        roots |= {  # equivalent mutant: `=` (roots is empty here: no checks)
             cid
             for cid, c in facts.checks.items()
             if c.kind in ("container", "logs") and c.probe.get("service") in services
