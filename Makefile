@@ -70,8 +70,9 @@ fuzz: setup
 	REMEDIATOR_FUZZ_EXAMPLES=10000 $(BIN)/pytest -q -s tests/test_fuzz.py
 
 # Mutation testing of the pure rooms (schedule, loop, step, diagnosis, env editor) against the tests that
-# need no engine ([tool.mutmut] in pyproject.toml): about 15 minutes on 2 busy cores. Lists every
-# survivor not named as equivalent in the code; fails below 85 % killed. Not part of `make test`.
+# need no engine ([tool.mutmut] in pyproject.toml): 38 minutes on 2 heavily shared cores (about 8 minutes
+# of CPU). Lists every survivor not named as equivalent in the code; fails below 85 % killed. Not part of
+# `make test`.
 mutate: setup
 	rm -rf mutants
 	time $(BIN)/mutmut run --max-children 2 > /dev/null

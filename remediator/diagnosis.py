@@ -48,6 +48,7 @@ class Evaluator:
         return {**self.facts.context, "env_file": self.facts.env, **match.vars}
 
     def _render(self, args: Mapping[str, Any], match: Match) -> dict[str, Any]:
+        # equivalent mutant: always rendering (a mapping without templates renders to itself; this is the shortcut)
         return templating.render(args, self.scope(match)) if templating.has_template(args) else dict(args)
 
     def probe(self, probe: Mapping[str, Any], expect: Mapping[str, Any]) -> Any:
@@ -106,7 +107,9 @@ def _explains(facts: Facts, checks: frozenset[str], members: list[Match]) -> set
     roots = set(checks)
     services = {m.vars.get("service") for m in members if m.vars.get("service")}
     if not checks and services:
-        roots |= {cid for cid in facts.checks if facts.service_of(cid) in services}
+        roots |= {  # equivalent mutant: `=` (roots is empty here: no checks)
+            cid for cid in facts.checks if facts.service_of(cid) in services
+        }
     status = {r.id: r.status for r in facts.run.results}
     return {cid for cid in facts.dependents(roots) if status.get(cid) in (FAILED, SKIPPED)}
 

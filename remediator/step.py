@@ -57,6 +57,7 @@ def verified(meter: Meter, finding: Finding, run: Run) -> bool:
 class Transaction:
     """Takes steps on one stack; ``settle_s`` bounds how long a step may take to show its effect."""
 
+    # equivalent mutant: the default settle_s (its one caller, the Planner, passes it)
     def __init__(self, meter: Meter, stack: Stack, settle_s: float = 60.0, target: Target | None = None) -> None:
         self.meter, self.stack, self.settle_s, self.target = meter, stack, settle_s, target
 

@@ -16,7 +16,7 @@ from remediator.facts import Facts, RecordedLogs
 from remediator.model import Check, DiagnosticProbe, Entry
 from remediator.probes import Outcome
 from remediator.results import FAILED, PASSED, SKIPPED, CheckResult, Run
-from remediator.secrets import MASK, MASKER
+from remediator.secrets import MASKER, fingerprint
 
 NO_ENTRY = Entry(id="e", name="e", when={})
 
@@ -248,7 +248,7 @@ def test_env_leaf_masks_a_secret_value_and_compares_with_the_secret_it_names() -
     f = facts([], env={"API_KEY": "old", "LEVEL": "info"}, secrets={"api_key": "new"})
     (m,) = matches(f, {"env": {"key": "API_KEY", "differs_from_secret": "api_key"}})
     assert m.vars == {"key": "API_KEY"}
-    assert m.evidence == ({"env": "API_KEY", "value": MASK, "differs_from_secret": "api_key"},)
+    assert m.evidence == ({"env": "API_KEY", "value": fingerprint("old"), "differs_from_secret": "api_key"},)
     assert matches(f, {"env": {"key": "LEVEL"}})[0].evidence == ({"env": "LEVEL", "value": "info"},)
     same = facts([], env={"API_KEY": "new"}, secrets={"api_key": "new"})
     assert matches(same, {"env": {"key": "API_KEY", "differs_from_secret": "api_key"}}) == []
@@ -319,7 +319,9 @@ def test_probe_leaf_runs_the_entry_s_probe_rendered_and_matches_on_its_outcome()
     ev = Evaluator(f, runner)
     start = Match({"service": "api"})
     (m,) = ev.evaluate(PROBING, {"probe": {"name": "good"}}, start)
-    assert m.evidence == ({"probe": "good", "passed": True, "reason": "", "status": 200, "token": MASK},)
+    assert m.evidence == (
+        {"probe": "good", "passed": True, "reason": "", "status": 200, "token": fingerprint("s3cr3t-value")},
+    )
     assert ev.evaluate(PROBING, {"probe": {"name": "good", "passed": False}}, start) == []
     assert len(ev.evaluate(PROBING, {"probe": {"name": "bad", "passed": False}}, start)) == 1
     assert ev.evaluate(PROBING, {"probe": {"name": "unknown"}}, start) == []
