@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import scopes, templating, validation, yamlio
-from .errors import LoadError, Location, TemplateError, UserError, shown
+from .errors import LoadError, Location, TemplateError, shown
 from .gcpause import paused
 from .model import (
     Check,
@@ -248,10 +248,10 @@ def load_suite(paths: Iterable[Path], target: Target | None = None) -> Suite:
     every template compiles, and with ``target`` names only what its scope will hold (``scopes``)."""
     files = yaml_files(paths)
     with paused():
-        return _suite(((path, _load("checks", path)) for path in files), files, target)
+        return build_suite(((path, _load("checks", path)) for path in files), files, target)
 
 
-def _suite(parsed: Iterable[tuple[Path, Any]], files: list[Path], target: Target | None) -> Suite:
+def build_suite(parsed: Iterable[tuple[Path, Any]], files: list[Path], target: Target | None) -> Suite:
     """The suite of check files already parsed and schema-checked (``validate`` parses each file once)."""
     checks: list[Check] = []
     sources: list[ExternalSource] = []
@@ -387,77 +387,3 @@ def load_playbooks(paths: Iterable[Path], suite: Suite | None = None, target: Ta
                 raise LoadError(e.where or "?", f"{e.id}.after: no entry {a!r}")
     scopes.check_playbooks(entries, suite, target)
     return entries
-
-
-# -- any file -----------------------------------------------------------------------------------
-
-
-def _validate_file(path: Path, errors: list[UserError]) -> tuple[str | None, Any]:
-    """Parse and schema-check one file; its kind when it is valid, else None (its errors appended)."""
-    try:
-        data = yamlio.load_file(path)
-    except LoadError as exc:
-        errors.append(exc)
-        return None, None
-    kind = kind_of(data)
-    if kind is None:
-        where = Location(str(path), 1, 1)
-        errors.append(LoadError(where, "not an inventory (targets:), checks (checks:) or playbooks (entries:) file"))
-        return None, None
-    found = schema_errors(kind, data, str(path))
-    errors.extend(found)
-    return (None if found else kind), data
-
-
-def _validate_closure(inventory: Inventory, seen: set[Path], errors: list[UserError]) -> None:
-    """Each target's check and playbook files, then the whole as ``check`` and ``apply`` will load it:
-    templates against the target's scope, ``verify`` ids against its suite."""
-    for target in inventory.targets.values():
-        try:
-            files = [*yaml_files(target.checks), *yaml_files(p for p in target.playbooks if p.exists())]
-        except LoadError as exc:
-            errors.append(LoadError(exc.where, f"{exc.args[0].split(': ', 1)[-1]} (named by target {target.name})"))
-            continue
-        before = len(errors)
-        for path in files:
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
-                _validate_file(path, errors)
-        if len(errors) > before:
-            continue
-        try:
-            suite = load_suite(target.checks, target)
-            load_playbooks(target.playbooks, suite, target)
-        except UserError as exc:
-            errors.append(exc)
-
-
-def validate_paths(paths: Iterable[Path]) -> tuple[int, list[UserError]]:
-    """Validate files of any of the three kinds, an inventory with every file it names; returns how
-    many files were read and every error."""
-    errors: list[UserError] = []
-    files = yaml_files(paths)
-    seen = {p.resolve() for p in files}
-    suites: list[tuple[Path, Any]] = []
-    inventories: list[Inventory] = []
-    for path in files:
-        kind, data = _validate_file(path, errors)
-        if kind == "checks":
-            suites.append((path, data))
-        elif kind in ("inventory", "playbooks"):
-            try:
-                if kind == "inventory":
-                    inventories.append(load_inventory(path))
-                else:
-                    load_playbooks([path])
-            except UserError as exc:
-                errors.append(exc)
-    if suites:
-        try:
-            with paused():
-                _suite(suites, [p for p, _ in suites], None)
-        except LoadError as exc:
-            errors.append(exc)
-    for inventory in inventories:
-        _validate_closure(inventory, seen, errors)
-    return len(seen), errors

@@ -36,8 +36,8 @@ import yaml
 from remediator import errors
 from remediator.actions import ACTIONS, build_action
 from remediator.context import base_context
-from remediator.loader import validate_paths
 from remediator.model import Target
+from remediator.validate import validate_paths
 
 from .stacks_support import BASE_PORT, compose_binary
 from .support import PORT_SHIFT, ROOT, require_engine

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from remediator import templating
 from remediator.errors import UserError
-from remediator.loader import validate_paths
+from remediator.validate import validate_paths
 
 from .support import ROOT
 

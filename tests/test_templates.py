@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from remediator.errors import LoadError
-from remediator.loader import load_inventory, load_playbooks, load_suite, validate_paths
+from remediator.loader import load_inventory, load_playbooks, load_suite
+from remediator.validate import validate_paths
 
 from .support import json_out, remediate
 

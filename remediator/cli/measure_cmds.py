@@ -114,7 +114,7 @@ def validate(
         remediate validate -i stack/inventory.yml
         remediate validate playbooks/generic.yml
     """
-    from ..loader import validate_paths
+    from ..validate import validate_paths
 
     if inventory is not None and not inventory.exists():
         raise UserError(f"{inventory}: no such inventory file (it does not exist)")
