@@ -110,10 +110,20 @@ def test_yaml_example_is_valid(block: Block, tmp_path: Path):
         needed = {r for c in data["checks"] for r in (*c.get("requires", []), *c.get("after", []))} - ids
         stub = {"category": "elsewhere", "name": "a check of another file", "probe": {"kind": "tcp", "port": 1}}
         data["checks"] += [{"id": r, **stub} for r in sorted(needed)]
+    if kind == "inventory":  # validated with its closure: the check files it names must exist (stubbed here)
+        stub = {"id": "stub.up", "category": "stub", "name": "stub", "probe": {"kind": "tcp", "port": 1}, "expect": {}}
+        for target in data["targets"].values():
+            for name in target.get("checks", ["checks"]):
+                where = tmp_path / name
+                where.parent.mkdir(parents=True, exist_ok=True)
+                if not where.suffix:
+                    where.mkdir(exist_ok=True)
+                    where = where / "stub.yml"
+                where.write_text(yaml.safe_dump({"checks": [stub]}))
     path = tmp_path / "example.yml"
     path.write_text(yaml.safe_dump(data) if kind in ("when", "checks") else block.text)
     count, errors = validate_paths([path])
-    assert (count, [str(e) for e in errors]) == (1, []), block.where
+    assert ([str(e) for e in errors], count >= 1) == ([], True), block.where
 
 
 def _script(doc: Path, ports: dict[str, str]) -> str:
