@@ -247,6 +247,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert wait_for(lambda: s.state("sick").health == "unhealthy", 30)
         assert wait_for(lambda: "AuthenticationError" in s.logs("client"), 30)
         assert wait_for(lambda: s.state("crash").state == "exited" and s.state("oom").state == "exited", 30)
+        # after the migration the app queries once a second: its last line says so (a slow machine may lag)
+        assert wait_for(lambda: s.logs("app").splitlines()[-1:] == ["query ok"], 60)
         yield s
     finally:
         with contextlib.suppress(Exception):
