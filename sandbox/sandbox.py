@@ -45,7 +45,7 @@ UPSTREAM_BASE = "python:3.11-slim"
 HASH_LABEL = "io.remediator.sandbox.context-hash"  # on every app image: `docker images --filter label=...`
 # Ceiling of every `compose up --wait`: an unhealthy or exited service fails the wait at once, so this
 # only bounds a start that is slow (a loaded machine), never how soon a fault is seen.
-WAIT_TIMEOUT = 120
+WAIT_TIMEOUT = 180
 
 # Real port of every published service; .env gets <NAME>_PORT = real + offset.
 PORTS = {
