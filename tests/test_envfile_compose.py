@@ -81,5 +81,5 @@ def test_keys_lists_every_binding_in_order_and_get_reads_the_last() -> None:
     text = "A=1\n# a comment\nexport B=2\nA=3\nBARE\n"
     assert envfile.keys(text) == ["A", "B", "A", "BARE"]
     assert envfile.get(text, "A") == "3"
-    assert envfile.get(text, "BARE") == ""  # a key without "=" is set, to nothing
+    assert envfile.get(text, "BARE") is None  # as compose reads it: a key without "=" takes the environment's value
     assert envfile.get(text, "C") is None
