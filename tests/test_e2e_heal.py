@@ -78,6 +78,9 @@ def test_report_plan_changes_nothing_and_apply_meets_target(sandbox: SandboxDir,
         assert {final[c] for c in s["finding"]["explains"]} == {"passed"}, s["finding"]["key"]
     assert "<svg" in report.read_text() and "predicted" in report.read_text()
 
+    # precise: after the heal the built-in analyzers name nothing at medium or high confidence
+    assert [a["key"] for a in first_doc["analysis"] if a["confidence"] != "low"] == []
+
     files = sandbox.files()
     again = sandbox.remediate("apply", "--until", "0.8", "--json")
     assert again.returncode == 0 and json_out(again)["steps"] == []
