@@ -43,12 +43,16 @@ Notify = Callable[[str], None]
 Observer = Callable[[dict[str, Any]], None]  # sees every record after it is emitted (metrics, webhooks, status)
 
 
+def _action(event: Mapping[str, Any]) -> str:
+    return str(event.get("Action") or event.get("status") or "")
+
+
 def trigger_of(event: Mapping[str, Any]) -> str | None:
     """What an engine event says in words, when it calls for a cycle; None when it does not.
 
     A container turning healthy or starting needs no cycle, nor does a one-off ``compose run``.
     """
-    action = str(event.get("Action") or event.get("status") or "")
+    action = _action(event)
     attrs = (event.get("Actor") or {}).get("Attributes") or {}
     if attrs.get(ONEOFF) == "True":
         return None
@@ -237,24 +241,30 @@ class Watcher:
             reason = trigger_of(event) if event is not None else None
             if reason is None:
                 continue
-            return "; ".join(self._gather(feed, reason))
+            return "; ".join(self._gather(feed, event))  # type: ignore[arg-type]  # not None: it has a reason
         return None
 
-    def _gather(self, feed: EventFeed | None, first: str) -> list[str]:
+    def _gather(self, feed: EventFeed | None, first: Mapping[str, Any]) -> list[str]:
         """The reasons of a burst of events that began with ``first``: until ``quiet_s`` passes without a
-        relevant event, within ``debounce_s`` of the first."""
-        reasons = [first]
+        relevant event, within ``debounce_s`` of the first. A removed container means compose is
+        recreating (or taking down) services: then the whole ``debounce_s`` is waited, so the cycle
+        measures the new containers rather than the gap between the old and the new."""
+        reasons = [trigger_of(first) or "an event"]
         hard_end = time.monotonic() + self.options.debounce_s
         quiet_end = min(hard_end, time.monotonic() + self.options.quiet_s)
-        while (left := quiet_end - time.monotonic()) > 0 and not self._stop.is_set():
-            more = feed.get(min(left, 0.5)) if feed is not None else None
-            extra = trigger_of(more) if more is not None else None
+        event: Mapping[str, Any] | None = first
+        while True:
+            if event is not None and _action(event) == "destroy":
+                quiet_end = hard_end
+            if (left := quiet_end - time.monotonic()) <= 0 or self._stop.is_set():
+                return reasons
+            event = feed.get(min(left, 0.5)) if feed is not None else None
+            extra = trigger_of(event) if event is not None else None
             if extra is None:
                 continue
-            quiet_end = min(hard_end, time.monotonic() + self.options.quiet_s)
+            quiet_end = max(quiet_end, min(hard_end, time.monotonic() + self.options.quiet_s))
             if extra not in reasons:
                 reasons.append(extra)
-        return reasons
 
     def _asked(self) -> str | None:
         """The triggers received since the last cycle, as one reason (None when there are none)."""
