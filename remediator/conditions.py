@@ -18,24 +18,13 @@ from .facts import Facts
 from .findings import Match
 from .model import Entry
 from .results import FAILED, PASSED
-from .secrets import MASK, MASKER, is_secret_name
+from .secrets import MASKER, fingerprint, is_secret_name
 
 if TYPE_CHECKING:
     from .diagnosis import Evaluator
 
 Leaf = Callable[["Evaluator", Entry, dict[str, Any], Match], Iterator[Match | None]]
-LEAVES: dict[str, Leaf] = {}
 _URL = re.compile(r"https?://[^\s'\"]+")
-
-
-def leaf(name: str) -> Callable[[Leaf], Leaf]:
-    """Register a condition leaf under the key it has in a playbook's ``when``."""
-
-    def register(fn: Leaf) -> Leaf:
-        LEAVES[name] = fn
-        return fn
-
-    return register
 
 
 def _listify(value: Any) -> list[Any]:
@@ -49,7 +38,6 @@ def _matches_any(value: Any, patterns: Any) -> bool:
     return not pats or any(fnmatch.fnmatchcase(str(value), str(p)) for p in pats)
 
 
-@leaf("check")
 def _check(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     want = a.get("status", FAILED)
     for r in ctx.facts.run.results:
@@ -95,7 +83,6 @@ def _containers(facts: Facts, service_pattern: Any) -> Iterator[tuple[str, Any]]
             yield name, facts.containers.get(name)
 
 
-@leaf("container")
 def _container(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     for name, st in _containers(ctx.facts, a.get("service")):
         state = st.state if st else "absent"
@@ -118,7 +105,6 @@ def _container(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) ->
         yield match.extend({"service": name}, set(), ev)
 
 
-@leaf("healthcheck")
 def _healthcheck(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     for name, st in _containers(ctx.facts, a.get("service")):
         if st is None or not st.health_log:
@@ -161,7 +147,6 @@ def _host_url(facts: Facts, service: str, url: str) -> str | None:
     return None
 
 
-@leaf("logs")
 def _logs(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     service = a.get("service") or match.vars.get("service")
     if not service:
@@ -174,14 +159,13 @@ def _logs(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iter
             return
 
 
-@leaf("compose_env")
 def _compose_env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     svc = ctx.facts.services.get(a["service"])
     if svc is None:
         return
     environment = svc.get("environment") or {}
     present = a["key"] in environment
-    if present == bool(a.get("present", False)):
+    if present == bool(a.get("present", False)):  # equivalent mutant: a default of None (or none) is as false
         yield match.extend(
             {"key": a["key"]},
             set(),
@@ -194,11 +178,10 @@ def _compose_env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) 
         )
 
 
-@leaf("env")
 def _env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     key = a["key"]
     value = ctx.facts.env.get(key)
-    shown = MASK if (value and is_secret_name(key)) else value
+    shown = fingerprint(value) if (value and is_secret_name(key)) else value
     ev: dict[str, Any] = {"env": key, "value": shown}
     if a.get("missing") is not None and (value is None) != a["missing"]:
         return
@@ -213,7 +196,7 @@ def _env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Itera
     for bound, cmp in (("above", lambda x, y: x > y), ("below", lambda x, y: x < y)):
         if bound in a:
             try:
-                if not cmp(float(value or ""), a[bound]):
+                if not cmp(float(value or ""), a[bound]):  # equivalent mutant: another default is no number either
                     return
             except ValueError:
                 return
@@ -225,11 +208,11 @@ def _env(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Itera
     yield match.extend({"key": key}, set(), ev)
 
 
-@leaf("unset_variable")
 def _unset_variable(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
 
     seen = set()
     for m in re.finditer(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+][^}]*)?\}", ctx.facts.compose_text):
+        # equivalent mutant: another default ("XXXX") fails both prefix tests below as "" does
         name, modifier = m.group(1), m.group(2) or ""
         if name in seen or modifier[:2] in (":-", ":+") or modifier[:1] in ("-", "+"):
             continue
@@ -241,7 +224,6 @@ def _unset_variable(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Matc
             )
 
 
-@leaf("unpublished_port")
 def _unpublished_port(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     published = ctx.facts.host_ports()
     for r in ctx.facts.run.results:
@@ -250,6 +232,7 @@ def _unpublished_port(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Ma
         aim = ctx.facts.url_of(r.id)
         if not aim or aim[0] not in ("127.0.0.1", "localhost", "::1") or aim[1] in published:
             continue
+        # equivalent mutant: another default (None, "XXXX") holds no "refused" either
         if "refused" not in str(r.evidence.get("error", "")):
             continue
         new: dict[str, Any] = {"check": r.id, "port": aim[1]}
@@ -276,7 +259,6 @@ def _unpublished_port(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Ma
         )
 
 
-@leaf("probe")
 def _probe(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
     spec = next((p for p in entry.probes if p.name == a["name"]), None)
     if spec is None:
@@ -294,3 +276,36 @@ def _probe(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Ite
                 **MASKER.mask_data(outcome.evidence),
             },
         )
+
+
+def _analysis(ctx: Evaluator, entry: Entry, a: dict[str, Any], match: Match) -> Iterator[Match | None]:
+    """A built-in analyzer's diagnosis (``analysis: {analyzer: exit-code, signature: missing-binary}``):
+    binds its subject by kind (``service``, ``variable``, ...), so a playbook entry can build on what
+    the analyzers found and stay short. Analyzers run only in a deep look (plan, an apply's first and
+    last rounds): elsewhere this leaf matches nothing."""
+    for d in ctx.analysis():
+        if not (
+            _matches_any(d.analyzer, a.get("analyzer"))
+            and _matches_any(d.signature, a.get("signature"))
+            and _matches_any(d.subject, a.get("subject"))
+            and _matches_any(d.confidence, a.get("confidence"))
+        ):
+            continue
+        evidence = {"analyzer": d.analyzer, "title": d.title, "confidence": d.confidence, "signature": d.signature}
+        yield match.extend({d.subject_kind: d.subject}, set(d.explains), evidence)
+
+
+# The registry: each leaf under the key it has in a playbook's ``when``. A table rather than a
+# registering decorator, because mutmut does not mutate decorated functions (``make mutate``).
+LEAVES: dict[str, Leaf] = {
+    "check": _check,
+    "container": _container,
+    "healthcheck": _healthcheck,
+    "logs": _logs,
+    "compose_env": _compose_env,
+    "env": _env,
+    "unset_variable": _unset_variable,
+    "unpublished_port": _unpublished_port,
+    "probe": _probe,
+    "analysis": _analysis,
+}

@@ -11,7 +11,7 @@ hands in (the live stack's, or a recorded one), so diagnosis can be tested on re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import templating
@@ -33,12 +33,22 @@ class Evaluator:
         self.facts = facts
         self._probe_runner = probe_runner
         self._probe_cache: dict[str, Any] = {}
+        self._analysis: list[Any] | None = None
+
+    def analysis(self) -> list[Any]:
+        """The built-in analyzers' diagnoses of these facts, computed once (``analysis`` leaves, output)."""
+        if self._analysis is None:
+            from .analyzers import analyze
+
+            self._analysis = analyze(self.facts)
+        return self._analysis
 
     def scope(self, match: Match) -> dict[str, Any]:
         """What a leaf's templates see: the target's variables, ``env_file``, and what the match bound."""
         return {**self.facts.context, "env_file": self.facts.env, **match.vars}
 
     def _render(self, args: Mapping[str, Any], match: Match) -> dict[str, Any]:
+        # equivalent mutant: always rendering (a mapping without templates renders to itself; this is the shortcut)
         return templating.render(args, self.scope(match)) if templating.has_template(args) else dict(args)
 
     def probe(self, probe: Mapping[str, Any], expect: Mapping[str, Any]) -> Any:
@@ -97,15 +107,18 @@ def _explains(facts: Facts, checks: frozenset[str], members: list[Match]) -> set
     roots = set(checks)
     services = {m.vars.get("service") for m in members if m.vars.get("service")}
     if not checks and services:
-        roots |= {cid for cid in facts.checks if facts.service_of(cid) in services}
+        roots |= {  # equivalent mutant: `=` (roots is empty here: no checks)
+            cid for cid in facts.checks if facts.service_of(cid) in services
+        }
     status = {r.id: r.status for r in facts.run.results}
     return {cid for cid in facts.dependents(roots) if status.get(cid) in (FAILED, SKIPPED)}
 
 
-def unexplained(facts: Facts, findings: list[Finding]) -> list[dict[str, Any]]:
-    """Every failing or skipped check that no finding explains, with the evidence gathered for it: no
-    failure is left in silence. A skipped check whose blocker is explained counts as explained."""
-    covered = set().union(*(f.explains | f.checks for f in findings)) if findings else set()
+def unexplained(facts: Facts, findings: list[Finding], analysis: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Every failing or skipped check that no finding (nor analyzer diagnosis) explains, with the
+    evidence gathered for it: no failure is left in silence. A skipped check whose blocker is explained
+    counts as explained."""
+    covered = set().union(*(f.explains | f.checks for f in findings), *(d.explains for d in analysis))
     out = []
     for r in facts.run.results:
         if r.status not in (FAILED, SKIPPED) or r.id in covered:

@@ -12,13 +12,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from .backends.engine import ContainerState, Engine, by_service
+from .errors import UserError
 from .model import Check, Target, dependents
 from .results import Run
 from .secrets import MASKER, is_secret_name
+
+if TYPE_CHECKING:
+    from .analyzers.observe import StackFacts
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -69,6 +73,8 @@ class Facts:
     context: Mapping[str, Any] = field(default_factory=dict)  # template variables (vars, urls, run_id)
     logs: LogSource = field(default_factory=RecordedLogs)
     environ: Mapping[str, str] = field(default_factory=dict)  # the process environment, read once
+    stack: StackFacts | None = None  # what only the analyzers read (compose's warnings, drift, volumes)
+    unresolved: str = ""  # why compose's config or the env files could not be read this round ("" when they were)
 
     def logs_of(self, service: str, tail: int = 50) -> list[str]:
         """The service's last ``tail`` log lines, oldest first, secrets masked."""
@@ -155,7 +161,9 @@ def _resolved_services(compose: Any) -> Mapping[str, Any]:
     change); a heal observes the target a dozen times and each ``config`` costs a compose process.
     """
     project = compose.project
-    key = (project.project, *((str(p), *_stamp(p)) for p in (*project.files, *project.env_files)))
+    # compose reads the project's .env itself (env_files are remediator's own reading), so it counts too
+    watched = (*project.files, *project.env_files, Path(project.directory) / ".env")
+    key = (project.project, *((str(p), *_stamp(p)) for p in watched))
     if key not in _CONFIG_CACHE:
         _CONFIG_CACHE.clear()
         _CONFIG_CACHE[key] = compose.config().get("services", {})
@@ -194,8 +202,16 @@ def gather(
         return facts
     engine = engine or Engine(target.docker)
     facts.containers = by_service(engine.containers(target.compose.project))
-    facts.services = _resolved_services(Compose(target.compose, target.docker))
-    facts.env = read_env_files(target.compose.env_files)
+    # A project compose cannot resolve (an env file it cannot read) is a fact to diagnose, not a reason to
+    # stop: the playbooks see no config and no env values, and the analyzers read compose's own error.
+    try:
+        facts.services = _resolved_services(Compose(target.compose, target.docker))
+    except UserError as exc:
+        facts.unresolved = str(exc)
+    try:
+        facts.env = read_env_files(target.compose.env_files)
+    except UserError as exc:
+        facts.unresolved = facts.unresolved or str(exc)
     facts.compose_text = "\n".join(p.read_text(encoding="utf-8") for p in target.compose.files if p.exists())
     facts.logs = EngineLogs(engine, facts.containers)
     return facts

@@ -4,6 +4,7 @@ attempts within a window, the last try, what succeeded, and what is no longer ta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .clock import SYSTEM_CLOCK, Clock
 
@@ -34,6 +35,7 @@ class Guards:
     def record(self, key: str) -> int:
         """Count one more attempt; return the attempt's number within the window."""
         count = self.attempts(key) + 1
+        # equivalent mutant: the default (attempts() above has just stored the key's list)
         self.tries.setdefault(key, []).append(self.clock.monotonic())
         return count
 
@@ -46,6 +48,17 @@ class Guards:
             self.excluded[key] = f"breaker: the finding came back after {count} fix(es)"
             return True
         return False
+
+    def learn(self, key: str, max_attempts: int, step: Any, blockers: set[str]) -> None:
+        """What a step taught: a dependency that kept it from starting (excluded until a later apply), a
+        fix that did not help in its attempts (excluded), or a success (the breaker watches it)."""
+        if step.blocked_by:
+            blockers.add(step.blocked_by)
+            self.excluded[key] = f"waits for {step.blocked_by}, which did not start: {step.reason}"
+        elif step.status in ("failed", "rolled back") and step.attempt >= max_attempts:
+            self.excluded[key] = f"did not help in {step.attempt} attempt(s): {step.reason}"
+        elif step.kept:
+            self.succeeded.add(key)
 
     def cooldown_left(self, key: str, cooldown_s: float) -> float:
         """Seconds still to wait before this finding may be tried again (0 when it may now)."""

@@ -149,6 +149,19 @@ Stopped: {{ doc.stop_reason }}.</p>
 {% endfor %}</pre>
 {% endif %}{% endfor %}{% endif %}
 
+{% if doc.diagnoses or doc.analysis %}<h2>Diagnoses without a fix taken</h2>
+{% for d in doc.diagnoses %}<p><b>{{ d.name }}</b> <span class="muted">{{ d.key }}</span><br>{{ d.description }}</p>
+<details><summary>evidence ({{ d.evidence | length }})</summary>{% for e in d.evidence %}<pre>{{ pretty(e) }}</pre>
+{% endfor %}</details>{% endfor %}
+{% for d in doc.analysis %}<p><b>{{ d.title }}</b> <span class="muted">{{ d.key }}, {{ d.confidence }} confidence</span>
+<br>{{ d.cause }}<br><i>fix:</i> {{ d.fix }}</p>
+<details><summary>evidence ({{ d.evidence | length }})</summary>{% for e in d.evidence %}<pre>{{ pretty(e) }}</pre>
+{% endfor %}</details>{% endfor %}{% endif %}
+
+{% if doc.unexplained %}<h2>Unexplained: failing checks no finding explains ({{ doc.unexplained | length }})</h2>
+{% for u in doc.unexplained %}<p><code>{{ u.check }}</code> ({{ u.status }})</p><pre>{{ pretty(u) }}</pre>
+{% endfor %}{% endif %}
+
 {% if doc.remaining_failures %}<h2>Still failing after the final run ({{ doc.remaining_failures | length }})</h2>
 <ul>{% for r in doc.remaining_failures %}<li><code>{{ r.id }}</code> ({{ r.status }}): {{ r.reason }}</li>
 {% endfor %}</ul>{% endif %}

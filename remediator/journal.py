@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,3 +113,23 @@ def _state_dirs(base: Path, depth: int = 3) -> Iterator[Path]:
         return
     for child in sorted(children):
         yield from _state_dirs(child, depth - 1)
+
+
+def offer_recovery(journal: Journal, assume_yes: bool, notify: Callable[[str], None]) -> dict[str, Any] | None:
+    """An earlier run's step that started and never finished: say so; with ``assume_yes`` (``--yes``),
+    put back the files it changed, from its backups, before anything else. Returns what to report."""
+    step = journal.interrupted()
+    if step is None:
+        return None
+    info = step.to_json()
+    where = ", ".join(info["files"]) or "no file backed up"
+    if assume_yes:
+        info["recovered"] = [str(p) for p in journal.recover(step)]
+        notify(f"the last run was interrupted at {step.finding} ({step.time}); put back: {where}")
+    else:
+        info["recovered"] = []
+        notify(
+            f"the last run was interrupted at {step.finding} ({step.time}); the originals of {where} are in "
+            f"{', '.join(info['backups']) or 'no backup'}; run again with --yes to put them back first"
+        )
+    return info

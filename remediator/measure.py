@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .analysis import fixes
+from .analyzers import Diagnosis
 from .diagnosis import Evaluator, Finding, diagnose
 from .facts import Facts
 from .model import Entry, Suite
@@ -15,6 +17,7 @@ from .results import Run
 from .stack import Stack
 
 Notify = Callable[[str], None]
+_FINAL = ("exited", "dead", "created", "no container")  # readiness.waiting_on's words for "not running"
 
 
 @dataclass
@@ -29,7 +32,7 @@ class Meter:
     captures: dict[str, Any] = field(default_factory=dict)
     whole: bool = False  # the latest run measured every check (not a partial re-test merged in)
     runs: int = 0
-    _diagnosed: tuple[Run, Facts, list[Finding]] | None = None
+    _diagnosed: tuple[Run, bool, Facts, list[Finding], list[Diagnosis]] | None = None
 
     def test(self, only: set[str] | None = None) -> Run:
         """Run the checks (all, or ``only`` those, re-using the rest of the latest run)."""
@@ -71,14 +74,24 @@ class Meter:
         self.whole = False
         self._diagnosed = None
 
-    def diagnosis(self) -> tuple[Facts, list[Finding]]:
+    def diagnosis(self, deep: bool = False) -> tuple[Facts, list[Finding]]:
         """Facts and findings on the latest run, gathered once per run: a step's verify and the round
-        after it read the same evidence."""
+        after it read the same evidence. ``deep`` also runs the built-in analyzers on compose's own word
+        (``analysis``); their safe fixes join the findings, unless a playbook finding already fixes
+        the same service."""
         run = self.measured()
-        if self._diagnosed is None or self._diagnosed[0] is not run:
-            facts = self.stack.observe(run, self.suite.by_id(), self.captures)
-            self._diagnosed = (run, facts, diagnose(self.entries, facts, Evaluator(facts, self.stack.probe)))
-        return self._diagnosed[1], self._diagnosed[2]
+        cached = self._diagnosed
+        if cached is None or cached[0] is not run or (deep and not cached[1]):
+            facts = self.stack.observe(run, self.suite.by_id(), self.captures, deep=deep)
+            evaluator = Evaluator(facts, self.stack.probe)
+            findings = diagnose(self.entries, facts, evaluator)
+            found = evaluator.analysis() if deep else []
+            self._diagnosed = (run, deep, facts, [*findings, *fixes(found, findings)], found)
+        return self._diagnosed[2], self._diagnosed[3]
+
+    def analysis(self) -> list[Diagnosis]:
+        """The built-in analyzers' diagnoses of the latest deep diagnosis (none before one)."""
+        return list(self._diagnosed[4]) if self._diagnosed else []
 
     def wait_ready(self, services: set[str], deadline: float, limit_s: float) -> set[str]:
         """Wait (bounded) until every one of ``services`` is ready (``readiness``); returns those without
@@ -93,11 +106,13 @@ class Meter:
         while True:
             waiting, checked = self.stack.readiness(services)
             now = clock.monotonic()
-            if not waiting or now >= end:
+            # a container that is not running will not become ready by waiting: that is the step's result
+            pending = {s: why for s, why in waiting.items() if not why.startswith(_FINAL)}
+            if not pending or now >= end:
                 return services - checked
             if now - told >= 2.0:
                 told = now
-                what = "; ".join(f"{s}: {why}" for s, why in waiting.items())
+                what = "; ".join(f"{s}: {why}" for s, why in pending.items())
                 self.notify(f"  waiting {now - started:.0f} s for {what}")
             clock.sleep(0.2)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .analyzers import Diagnosis
 from .diagnosis import Finding
 from .results import FAILED, SKIPPED, Run
 from .secrets import MASKER
@@ -70,6 +71,7 @@ class PlanResult:
     suite_findings: list[dict[str, Any]]
     diagnoses: list[Finding]
     unexplained: list[dict[str, Any]] = field(default_factory=list)  # failing checks no finding explains
+    analysis: list[Diagnosis] = field(default_factory=list)  # the built-in analyzers' diagnoses
 
     def to_json(self) -> dict[str, Any]:
         return MASKER.mask_data(
@@ -82,6 +84,7 @@ class PlanResult:
                 "suite_findings": self.suite_findings,
                 "diagnoses": [f.to_json() for f in self.diagnoses],
                 "unexplained": self.unexplained,
+                "analysis": [d.to_json() for d in self.analysis],
                 "checks": self.run.to_json(),
             }
         )
@@ -107,6 +110,7 @@ class ApplyResult:
     fell: list[str] = field(default_factory=list)  # checks that passed at the start and not at the end
     interrupted: dict[str, Any] | None = None  # an earlier run's step that never finished
     unexplained: list[dict[str, Any]] = field(default_factory=list)  # failing checks no finding explains
+    analysis: list[Diagnosis] = field(default_factory=list)  # the built-in analyzers' diagnoses at the end
 
     @property
     def final_rate(self) -> float:
@@ -138,5 +142,6 @@ class ApplyResult:
                 "fell": list(self.fell),
                 "interrupted": self.interrupted,
                 "unexplained": self.unexplained,
+                "analysis": [d.to_json() for d in self.analysis],
             }
         )

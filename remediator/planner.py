@@ -23,7 +23,7 @@ from .backends.lock import heal_lock
 from .diagnosis import Finding, unexplained
 from .facts import Facts
 from .guards import Guards
-from .journal import Journal, journal_path, target_base
+from .journal import Journal, journal_path, offer_recovery, target_base
 from .measure import Meter
 from .model import Entry, Suite, Target
 from .outcomes import ApplyResult, PlanResult, Step
@@ -68,15 +68,16 @@ class Planner:
         """The ordered steps with evidence, diffs and predicted rates. Changes nothing."""
         run = self.meter.start()
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
-        facts, findings = self.meter.diagnosis()
+        facts, findings = self.meter.diagnosis(deep=True)
         ordered = schedule.order(actionable(findings, False), self.meter.suite.by_id())
         steps = []
         for f, rate in zip(ordered, schedule.predict(run, ordered), strict=True):
             self.notify(f"inspecting {f.key}")
             steps.append(Step(finding=f, predicted_rate=rate, actions=list(self.steps.inspect(f, new_run_id()))))
+        analysis = self.meter.analysis()
         return PlanResult(
             self.target.name, run, steps, self._suite_findings(findings), _diagnoses(findings),
-            unexplained(facts, findings),
+            unexplained(facts, findings, analysis), analysis,
         )  # fmt: skip
 
     def apply(
@@ -101,7 +102,7 @@ class Planner:
         clock, meter, guards = self.stack.clock, self.meter, self.guards
         deadline = clock.monotonic() + timeout_s
         journal = Journal(journal_path(self.target), run_id)
-        interrupted = self._interrupted(journal)
+        interrupted = offer_recovery(journal, self.assume_yes, self.notify)
         run = meter.start(initial_run)
         first = run
         self.notify(f"checked: {run.passed}/{run.total} passed ({run.rate:.1%})")
@@ -119,7 +120,7 @@ class Planner:
             if clock.monotonic() >= deadline:
                 stop_reason = f"stopped at the time limit ({timeout_s:g} s)"
                 break
-            facts, findings = meter.diagnosis()
+            facts, findings = meter.diagnosis(deep=not steps)  # the analyzers' first look, then the playbooks'
             candidates = [f for f in actionable(findings, self.fix_suite) if f.key not in guards.excluded]
             candidates = [f for f in candidates if not guards.trip(f.key, f.entry.max_attempts)]
             if not candidates:
@@ -154,7 +155,7 @@ class Planner:
                     f"  {step.status}: rate {step.rate_before:.1%} -> {run.rate:.1%} "
                     f"(predicted {step.predicted_rate:.1%})"
                 )
-                self._guard(f, step, blockers)
+                guards.learn(f.key, f.entry.max_attempts, step, blockers)
         # The reported rate is measured whole, not pieced together from partial re-tests, once what the heal
         # touched is ready: the latest run when it was whole and nothing acted since, else a new one.
         if not meter.whole:
@@ -165,45 +166,15 @@ class Planner:
         fell = _fell(first, final)
         if final.rate < first.rate:
             stop_reason += f"; ended lower than it started: {', '.join(fell)} fell and could not be restored"
-        last_facts, left = meter.diagnosis()
+        last_facts, left = meter.diagnosis(deep=True)
+        analysis = meter.analysis()
         remaining = actionable(left, False)
         met = final.rate >= target_rate and final.rate >= first.rate and (until is not None or not remaining)
         return ApplyResult(
             self.target.name, first.rate, final, target_rate, met, stop_reason, steps, self._suite_findings(left),
             remaining, _diagnoses(left), dict(guards.excluded), meter.runs, run_id, fell, interrupted,
-            unexplained(last_facts, left),
+            unexplained(last_facts, left, analysis), analysis,
         )  # fmt: skip
-
-    def _guard(self, finding: Finding, step: Step, blockers: set[str]) -> None:
-        """What the guards learn from a step: a blocked dependency, a fix that did not help, a success."""
-        guards = self.guards
-        if step.blocked_by:
-            blockers.add(step.blocked_by)
-            guards.excluded[finding.key] = f"waits for {step.blocked_by}, which did not start: {step.reason}"
-        elif step.status in ("failed", "rolled back") and step.attempt >= finding.entry.max_attempts:
-            guards.excluded[finding.key] = f"did not help in {step.attempt} attempt(s): {step.reason}"
-        elif step.kept:
-            guards.succeeded.add(finding.key)
-
-    def _interrupted(self, journal: Journal) -> dict[str, object] | None:
-        """An earlier run's step that started and never finished: say so; with ``--yes``, put back the
-        files it changed (from its backups) before anything else."""
-        step = journal.interrupted()
-        if step is None:
-            return None
-        info = step.to_json()
-        where = ", ".join(info["files"]) or "no file backed up"
-        if self.assume_yes:
-            restored = journal.recover(step)
-            info["recovered"] = [str(p) for p in restored]
-            self.notify(f"the last run was interrupted at {step.finding} ({step.time}); put back: {where}")
-        else:
-            info["recovered"] = []
-            self.notify(
-                f"the last run was interrupted at {step.finding} ({step.time}); the originals of {where} are in "
-                f"{', '.join(info['backups']) or 'no backup'}; run again with --yes to put them back first"
-            )
-        return info
 
     def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str, target: float) -> Run:
         """Run one step: ask first where the entry says so, patch the suite, or act on the stack."""
@@ -215,8 +186,7 @@ class Planner:
             return self.steps.fix_suite(finding, step, facts, deadline, run_id)
         # A step predicted to reach the target re-tests everything: if it does, that run is the whole
         # final measurement, and the partial re-test it replaces is saved.
-        whole = step.predicted_rate >= target
-        return self.steps.take(finding, step, facts, deadline, run_id, whole)
+        return self.steps.take(finding, step, facts, deadline, run_id, whole=step.predicted_rate >= target)
 
     def _suite_findings(self, findings: list[Finding]) -> list[dict[str, object]]:
         return suitepatch.described(self.meter.suite, [f for f in findings if f.entry.suite], self.steps.target)

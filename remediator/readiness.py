@@ -43,7 +43,7 @@ def waiting_on(st: ContainerState | None) -> str:
         return f"{st.state} (exit {st.exit_code})" if st.state in ("exited", "dead") else st.state
     if st.health != "none":
         return "" if st.health == "healthy" else f"health {st.health}"
-    closed = [port for host, port in st.published if not accepts(host, port)]
+    closed = [port for port in sorted(st.ports) if not accepts("127.0.0.1", port)]
     return f"port {', '.join(map(str, closed))} not accepting connections" if closed else ""
 
 

@@ -186,18 +186,69 @@ def print_plan(doc: dict[str, Any], console: Any = None) -> None:
             console.print(f"   {a['action']}: {escape(MASKER.mask(a['summary']))} [dim]({mark})[/]", highlight=False)
             if a["diff"]:
                 console.print(_indent(a["diff"], console.width), highlight=False, markup=False, soft_wrap=True)
-    for sf in doc["suite_findings"]:
+    _print_suite_findings(console, doc["suite_findings"], evidence=True)
+    _print_unfixed(console, doc)
+    said = doc.get("diagnoses") or doc.get("unexplained") or doc.get("analysis")
+    if not doc["steps"] and not doc["suite_findings"] and not said:
+        console.print("nothing to do: every check passes and no playbook entry matches")
+
+
+def _print_suite_findings(console: Any, findings: list[dict[str, Any]], evidence: bool) -> None:
+    """Findings against the suite: with their patch when one is known (applied only with --fix-suite),
+    else said plainly that the suite must be corrected by hand."""
+    from rich.markup import escape
+
+    for sf in findings:
+        how = (
+            "reported, not applied (use apply --fix-suite)"
+            if sf.get("fixable", bool(sf.get("patch")))
+            else "no patch is known (the right port is not): correct the suite by hand"
+        )
         console.print(
-            f"\n[bold yellow]suite finding[/]: {escape(sf['name'])} [dim]({escape(sf['key'])})[/] — reported, not "
-            "applied (use apply --fix-suite)",
+            f"\n[bold yellow]suite finding[/]: {escape(sf['name'])} [dim]({escape(sf['key'])})[/] — {how}",
             highlight=False,
         )
-        for ev in sf["evidence"][:6]:
-            _print_evidence(console, ev)
+        if evidence:
+            for ev in sf["evidence"][:6]:
+                _print_evidence(console, ev)
         if sf.get("patch"):
             console.print(_indent(sf["patch"], console.width), highlight=False, markup=False, soft_wrap=True)
-    if not doc["steps"] and not doc["suite_findings"]:
-        console.print("nothing to do: no playbook entry matches")
+
+
+def _print_unfixed(console: Any, doc: dict[str, Any]) -> None:
+    """What no step will fix: diagnoses (a cause named, no safe fix: the evidence says what to do), then
+    every failing check that nothing explains, with what was seen. Nothing is left in silence."""
+    from rich.markup import escape
+
+    for d in doc.get("diagnoses") or []:
+        about = f" [{subject(d)}]" if subject(d) else ""
+        name, eid = escape(d["name"]), escape(d["id"])
+        console.print(
+            f"\n[bold cyan]diagnosis[/]: {name}{escape(about)} [dim]({eid}; no fix is taken)[/]", highlight=False
+        )
+        if d.get("description"):
+            console.print(f"   {escape(MASKER.mask(d['description']))}", highlight=False)
+        for ev in d["evidence"][:6]:
+            _print_evidence(console, ev)
+    for d in doc.get("analysis") or []:
+        title, key = escape(d["title"]), escape(d["key"])
+        console.print(
+            f"\n[bold cyan]analysis[/]: {title} [dim]({key}, {d['confidence']} confidence)[/]", highlight=False
+        )
+        console.print(f"   cause: {escape(MASKER.mask(d['cause']))}", highlight=False)
+        console.print(f"   fix: {escape(MASKER.mask(d['fix']))}", highlight=False)
+        for ev in d["evidence"][:4]:
+            _print_evidence(console, ev)
+    unexplained = doc.get("unexplained") or []
+    if unexplained:
+        console.print(
+            f"\n[bold red]unexplained[/]: {len(unexplained)} failing check(s) no finding explains; what was seen:",
+            highlight=False,
+        )
+        for u in unexplained:
+            seen = {k: v for k, v in u.items() if k != "check"}
+            console.print(f"   {escape(u['check'])}", highlight=False)
+            _print_evidence(console, seen)
 
 
 def _indent(text: str, width: int) -> str:
@@ -271,16 +322,19 @@ def print_apply(doc: dict[str, Any], console: Any = None) -> None:
     for step in doc["steps"]:
         if step["reason"]:
             console.print(f"  {step['finding']['key']}: {MASKER.mask(step['reason'])}", highlight=False)
-    for sf in doc["suite_findings"]:
+    if doc.get("interrupted"):
+        it = doc["interrupted"]
+        done = "put back" if it.get("recovered") else "not put back (run again with --yes)"
         console.print(
-            f"[yellow]suite finding[/]: {sf['name']} ({sf['key']}), not applied without --fix-suite", highlight=False
+            f"interrupted earlier: step {it['finding']} of {it['time']}; its files {', '.join(it['files'])}: {done}",
+            highlight=False,
         )
-        if sf.get("patch"):
-            console.print(_indent(sf["patch"], console.width), highlight=False, markup=False, soft_wrap=True)
+    _print_suite_findings(console, doc["suite_findings"], evidence=False)
+    _print_unfixed(console, doc)
     left = doc["remaining_failures"]
     if left:
         console.print(
-            f"remaining: {len(left)} check(s) not passing: " + ", ".join(r["id"] for r in left[:12]), highlight=False
+            f"\nremaining: {len(left)} check(s) not passing: " + ", ".join(r["id"] for r in left[:12]), highlight=False
         )
     if doc.get("report"):
         console.print(f"report: {doc['report']}", highlight=False)

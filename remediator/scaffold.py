@@ -36,6 +36,9 @@ PLAYBOOK_FILE = Path("playbooks") / "generic.yml"
 _GENERIC = Path(__file__).resolve().parent.parent / "playbooks" / "generic.yml"
 # A URL a healthcheck calls on its own container: the port (default 80) and path are what we need.
 _LOCAL_URL = re.compile(r"\bhttps?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"`)]*)?")
+# curl and wget also take one without a scheme (``curl -f localhost:8080/health``): then a port is required
+_BARE_URL = re.compile(r"(?<![\w/.:-])(?:localhost|127\.0\.0\.1|0\.0\.0\.0):(\d+)(/[^\s'\"`)]*)?")
+_HTTP_CLIENTS = re.compile(r"\b(?:curl|wget)\b")
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ def _health_urls(test: str) -> list[tuple[int, str]]:
     for match in _LOCAL_URL.finditer(test):
         port = int(match.group(1) or (443 if match.group(0).startswith("https") else 80))
         found.append((port, match.group(2) or "/"))
+    if _HTTP_CLIENTS.search(test):
+        found += [(int(m.group(1)), m.group(2) or "/") for m in _BARE_URL.finditer(test)]
     return list(dict.fromkeys(found))
 
 

@@ -101,7 +101,7 @@ def specs(finding: Finding) -> list[Mapping[str, Any]]:
     containers whose resolved configuration the edit changed.
     """
     out: list[Mapping[str, Any]] = []
-    edited = False
+    edited = False  # equivalent mutant: None is as false
     for spec in finding.entry.actions:
         ((name, args),) = spec.items()
         if name == "compose_restart" and edited:

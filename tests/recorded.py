@@ -112,7 +112,7 @@ class RecordedStack:
         self.clock.advance(0.1)
         return Run([results[c.id] for c in checks]), dict(captures)
 
-    def observe(self, run: Run, checks: Mapping[str, Check], captures: Mapping[str, Any]) -> Facts:
+    def observe(self, run: Run, checks: Mapping[str, Check], captures: Mapping[str, Any], deep: bool = False) -> Facts:
         w = self.world
         containers = {
             s: ContainerState(s, f"p-{s}-1", f"id-{s}", "running" if s in w.running else "exited", "none", 0, 0)

@@ -68,7 +68,8 @@ class ShopStack:
         """``up -d --wait`` (healthchecks only); with ``wait_ready`` also until the storefront answers HTTP,
         which it does ~0.8 s after its container starts and which no healthcheck reports. (A TCP connect
         is no sign: Docker's proxy accepts on the published port before the process listens.)"""
-        self.compose("up", "-d", "--wait", "--wait-timeout", "60", timeout=120)
+        # generous: at load 100+ on the 2 shared cores, the first healthy catalog took over 60 s
+        self.compose("up", "-d", "--wait", "--wait-timeout", "180", timeout=240)
         if wait_ready:
             assert wait_for(lambda: _answers(self.storefront_port), timeout=15), "storefront never answered"
 

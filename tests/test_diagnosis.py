@@ -22,6 +22,7 @@ from remediator.loader import load_playbooks, load_suite
 from remediator.model import Entry
 from remediator.probes import Outcome
 from remediator.results import FAILED, PASSED, SKIPPED, CheckResult, Run
+from remediator.secrets import fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = load_playbooks([ROOT / "playbooks"])
@@ -209,7 +210,8 @@ def test_invalid_api_key_from_the_gateway_with_a_drifted_key_is_only_the_gateway
     assert finding.entry.id == "gateway-key-mismatch"
     assert finding.checks == frozenset(AIRTABLE_CHECKS)
     assert finding.explains == frozenset([*AIRTABLE_CHECKS, "airtable.update-record", "airtable.delete-record"])
-    assert {"env": "API_KEY", "value": "***", "differs_from_secret": "api_key"} in finding.evidence
+    shown = {"env": "API_KEY", "value": fingerprint("rotated"), "differs_from_secret": "api_key"}
+    assert shown in finding.evidence and "rotated" not in str(finding.evidence)
     # the token entry's upstream probe never ran: its producer condition already failed
     assert probes.calls == []
 
@@ -692,3 +694,20 @@ def test_a_container_that_exited_127_is_a_command_that_cannot_run_not_a_stopped_
     assert found.evidence[0]["last_log_lines"] == ["sh: 1: uvicorn: not found"]
     stopped = make_facts(run_of(), containers={"mcp-server": container("mcp-server", state="exited", exit_code=137)})
     assert fired(stopped) == ["service-not-running[service=mcp-server]"]
+
+
+def test_a_playbook_entry_can_build_on_an_analyzer_s_diagnosis():
+    error = 'exec: "uvicorn": executable file not found in $PATH'
+    st = container("mcp-server", state="exited", health="none", exit_code=127, error=error)
+    facts = make_facts(run_of(), containers={"mcp-server": st})
+    short = Entry(
+        id="mcp-image-rebuild",
+        name="mcp-server's image lacks its server",
+        when={"analysis": {"analyzer": "exit-code", "signature": "missing-binary"}},
+        group_by=("service",),
+    )
+    [found] = diagnose([short], facts, Evaluator(facts, FakeProbes()))
+    assert found.key == "mcp-image-rebuild[service=mcp-server]"
+    assert found.evidence[0]["analyzer"] == "exit-code" and found.evidence[0]["confidence"] == "high"
+    healthy = make_facts(run_of())
+    assert diagnose([short], healthy, Evaluator(healthy, FakeProbes())) == []

@@ -263,7 +263,7 @@ VALUES = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\
 )
 
 
-@settings(max_examples=ENV_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=ENV_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 @given(
     new=st.lists(VALUES, min_size=2, max_size=2),
     styles=st.lists(st.sampled_from(["", "'", '"', None]), min_size=2, max_size=2),

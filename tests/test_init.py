@@ -163,6 +163,14 @@ def test_derivation_rules_on_compose_config_data():
             healthcheck={"test": ["CMD-SHELL", "curl -fsS http://localhost/api/health || exit 1"]},
         ),
         "off": _service(healthcheck={"test": ["NONE"]}, ports=[{"target": 1, "published": "7001"}]),
+        "bare": _service(
+            ports=[{"target": 9090, "published": "19090", "protocol": "tcp"}],
+            healthcheck={"test": ["CMD-SHELL", "curl -fsS localhost:9090/ping && redis-cli -h 127.0.0.1 ping"]},
+        ),
+        "cache": _service(  # not an HTTP client: a host:port in it is no URL
+            ports=[{"target": 6379, "published": "6379", "protocol": "tcp"}],
+            healthcheck={"test": ["CMD", "sh", "-c", "nc -z 127.0.0.1:6379"]},
+        ),
         "web-ui": _service(
             ports=[{"target": 3000, "published": "3000", "protocol": "tcp"}],
             healthcheck={"test": ["CMD", "wget", "-q", "--spider", "http://127.0.0.1:3000/"]},
@@ -175,10 +183,23 @@ def test_derivation_rules_on_compose_config_data():
     assert by_id["db.running"]["expect"]["health"] == "healthy"
     assert by_id["off.running"]["expect"] == {"state": "running"}  # a disabled healthcheck is none
     ports = {i for i in by_id if ".port." in i}
-    assert ports == {"api.port.8080", "api.port.9100", "off.port.7001", "web-ui.port.3000"}
+    assert ports == {
+        "api.port.8080",
+        "api.port.9100",
+        "bare.port.19090",
+        "cache.port.6379",
+        "off.port.7001",
+        "web-ui.port.3000",
+    }
+    assert by_id["bare.http.ping"]["probe"]["url"] == "{{ urls.bare }}/ping"  # curl without a scheme
+    assert not [i for i in by_id if i.startswith("cache.http")]
     assert by_id["api.port.9100"]["probe"]["host"] == "10.1.2.3"
     assert by_id["api.http.api-health"]["probe"]["url"] == "{{ urls.api }}/api/health"  # port 80 -> 8080
     # a service name with a dash becomes a name a template can use
-    assert urls == {"api": "http://{{ host }}:8080", "web_ui": "http://{{ host }}:3000"}
+    assert urls == {
+        "api": "http://{{ host }}:8080",
+        "bare": "http://{{ host }}:19090",
+        "web_ui": "http://{{ host }}:3000",
+    }
     url = by_id["web-ui.http.root"]["probe"]["url"]
     assert templating.render_str(url, {"urls": {"web_ui": "http://h:3000"}}) == "http://h:3000/"

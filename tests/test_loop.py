@@ -359,6 +359,7 @@ def test_apply_that_ends_lower_than_it_started_says_which_checks_fell(tmp_path: 
     assert result.fell == ["api.alive"]
     assert "ended lower than it started: api.alive fell" in result.stop_reason
     assert "could not start api again" in result.steps[0].reason
+    assert 0.2 not in stack.clock.sleeps  # a stopped api will not become ready by waiting: no readiness wait
 
 
 # -- one heal at a time, and a journal written ahead ----------------------------------------------------

@@ -74,10 +74,11 @@ def http(method: str, url: str, body=None, headers: dict | None = None, timeout:
         return Answer(exc.code, dict(exc.headers), exc.read())
 
 
-def burst(url: str, n: int = 10) -> list[int]:
-    """n requests released at once, like the suite's concurrency probe. Each connection is opened
-    first and its request sent at a barrier: on a loaded machine, connecting inside the burst spread
-    the arrivals over more than the gateway's 100 ms health call, and a late one found a free slot."""
+def burst(url: str, n: int = 10) -> list[tuple[int, bytes]]:
+    """(status, body) of n requests released at once, like the suite's concurrency probe. Each
+    connection is opened first and its request sent at a barrier: on a loaded machine, connecting
+    inside the burst spread the arrivals over more than the gateway's 100 ms health call, and a late
+    one found a free slot."""
     parts = urllib.parse.urlsplit(url)
     barrier, out = threading.Barrier(n), []
 
@@ -87,7 +88,8 @@ def burst(url: str, n: int = 10) -> list[int]:
             conn.connect()
             barrier.wait()
             conn.request("GET", parts.path)
-            out.append(conn.getresponse().status)
+            response = conn.getresponse()
+            out.append((response.status, response.read()))
         finally:
             conn.close()
 
@@ -266,7 +268,7 @@ class TestSandbox:
         login = sandbox.login("nobody-" + secrets.token_hex(3))
         assert login.status == 401 and login.service == "platform-services"
         # 10 simultaneous health calls all succeed at the healthy concurrency (64)
-        assert burst(sandbox.url("gateway") + "/api/health") == [200] * 10
+        assert [status for status, _ in burst(sandbox.url("gateway") + "/api/health")] == [200] * 10
 
     def test_second_up_changes_nothing(self, sandbox):
         before = sandbox.container("api-gateway")["Id"]
@@ -320,19 +322,22 @@ class TestSandbox:
         sandbox.up()
         assert http("GET", sandbox.url("gateway") + "/api/airtable/tables", headers=key).status == 200
 
-    def test_low_concurrency_fails_half_of_ten_deterministically(self, sandbox):
+    def test_low_concurrency_rejects_half_of_ten(self, sandbox):
         sandbox.break_("low-concurrency")
         url = sandbox.url("gateway") + "/api/health"
         assert http("GET", url).status == 200  # a single request never queues long
-        failures = []
+        rejected = []
         for _ in range(20):
-            codes = burst(url)
-            assert set(codes) <= {200, 503}
-            failures.append(codes.count(503))
+            answers = burst(url)
+            assert {status for status, _ in answers} <= {200, 503}
+            rejected.append(sum(b"too many concurrent requests" in body for _, body in answers))
             time.sleep(0.15)
-        assert failures == [5] * 20, failures
+        # The first five in always get a slot, so never more than five are turned away. Exactly five
+        # needs all ten to arrive within the 100 ms the first five hold their slots: every time on an
+        # idle machine, most times on a loaded one (one late arrival in a burst then finds a slot).
+        assert max(rejected) == 5 and Counter(rejected).most_common(1)[0][0] == 5, rejected
         sandbox.up()
-        assert burst(url) == [200] * 10
+        assert [status for status, _ in burst(url)] == [200] * 10
 
     def test_gateway_key_drift(self, sandbox):
         sandbox.break_("gateway-key-drift")

@@ -187,7 +187,9 @@ class Compose:
         Compose decides what changed (env files included); nothing is computed by hand.
         """
         proc = self.run("--dry-run", "up", "-d", *_recreate_flags(recreate), *(services or []), timeout=60)
-        if not proc.ok:
+        # the plan is printed before compose waits for dependencies: an unhealthy one fails the dry
+        # run ("dependency failed to start") although every verb is known by then
+        if not proc.ok and not _DRY.search(proc.stdout + proc.stderr):
             raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
         known = self.config().get("services", {})
         names = {c["Name"]: c["Service"] for c in self.ps()}

@@ -56,7 +56,17 @@ class ContainerState:
     restart_count: int
     health_log: tuple[dict[str, Any], ...] = field(default=())
     labels: dict[str, str] = field(default_factory=dict)
-    published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port, while it runs
+    # Why it last stopped or failed to start: the analyzers tell a missing binary (127 with
+    # ``error``) from an OOM kill (137 with ``oom_killed``) from a crash, which the state alone cannot.
+    error: str = ""  # State.Error: the runtime's reason a start failed ("exec: ...: not found")
+    oom_killed: bool = False
+    created: str = ""  # RFC 3339 times as the engine writes them; "" (or year 0001) when never
+    started_at: str = ""
+    finished_at: str = ""
+    image: str = ""  # the image reference the container was created from (Config.Image)
+    env: dict[str, str] = field(default_factory=dict)  # Config.Env: what the process really got
+    ports: dict[int, int] = field(default_factory=dict)  # published host port -> container port
+    mounts: tuple[dict[str, str], ...] = field(default=())  # type, name (volumes), source, destination
 
 
 def by_service(states: list[ContainerState]) -> dict[str, ContainerState]:
@@ -101,6 +111,32 @@ class Engine:
     def container(self, project: str, service: str) -> ContainerState | None:
         """The service's container, preferring a running one; None when there is none."""
         return by_service(self.containers(project, service)).get(service)
+
+    def volumes(self, project: str) -> dict[str, str]:
+        """The project's named volumes (engine name -> creation time), found by their compose labels.
+
+        The creation time tells a volume that was removed and made again (empty) from one that has
+        lived as long as the stack.
+        """
+        import docker.errors
+
+        try:
+            found = self.client.volumes.list(filters={"label": f"{PROJECT}={project}"})
+        except docker.errors.DockerException as exc:
+            raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
+        return {v.name: v.attrs.get("CreatedAt", "") for v in found}
+
+    def has_image(self, reference: str) -> bool:
+        """Whether the engine holds ``reference`` locally (no pull is tried)."""
+        import docker.errors
+
+        try:
+            self.client.images.get(reference)
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.DockerException as exc:
+            raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
+        return True
 
     def logs(self, container_id: str, tail: int = 200, since_s: float | None = None) -> list[str]:
         """The container's recent log lines (stdout and stderr), oldest first."""
@@ -153,19 +189,30 @@ def _state(container: Any) -> ContainerState:
         restart_count=int(attrs.get("RestartCount", 0) or 0),
         health_log=tuple(health.get("Log") or ()),
         labels=dict(container.labels),
-        published=_published(attrs),
+        error=st.get("Error", "") or "",
+        oom_killed=bool(st.get("OOMKilled")),
+        created=attrs.get("Created", "") or "",
+        started_at=st.get("StartedAt", "") or "",
+        finished_at=st.get("FinishedAt", "") or "",
+        image=(attrs.get("Config") or {}).get("Image", "") or "",
+        env=dict(kv.partition("=")[::2] for kv in (attrs.get("Config") or {}).get("Env") or ()),
+        ports=_published(attrs),
+        mounts=tuple({k: str(m.get(src, "")) for k, src in _MOUNT_KEYS.items()} for m in attrs.get("Mounts") or ()),
     )
 
 
-def _published(attrs: dict[str, Any]) -> tuple[tuple[str, int], ...]:
-    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
-    out = []
-    for spec, bindings in sorted(ports.items()):
-        if spec.endswith("/tcp"):
-            for b in bindings or ():
-                if b.get("HostPort"):
-                    out.append((b.get("HostIp") or "127.0.0.1", int(b["HostPort"])))
-    return tuple(dict.fromkeys(out))
+_MOUNT_KEYS = {"type": "Type", "name": "Name", "source": "Source", "destination": "Destination"}
+
+
+def _published(attrs: dict[str, Any]) -> dict[int, int]:
+    """Host port -> container port as configured (HostConfig), so a stopped container has them too."""
+    out: dict[int, int] = {}
+    for spec, binds in ((attrs.get("HostConfig") or {}).get("PortBindings") or {}).items():
+        for b in binds or ():
+            if str(b.get("HostPort", "")).isdigit():
+                port = spec.split("/")[0]
+                out[int(b["HostPort"])] = int(port) if port.isdigit() else 0
+    return out
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,4 +1,9 @@
-"""TCP probe: does a port accept connections (or, with ``open: false``, refuse them)."""
+"""TCP probe: does something listen on a port (or, with ``open: false``, nothing)?
+
+A published port answers a connect even when nothing listens in the container: Docker's proxy
+accepts, tries the container, and closes. So, as in ``readiness.accepts``, the connection must also
+stay open a moment or send something; one closed or reset at once is nobody listening.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,17 @@ async def run(probe: Mapping[str, Any], expect: Mapping[str, Any], ctx: ProbeCon
     want_open = bool(expect.get("open", True))
     evidence: dict[str, Any] = {"host": host, "port": port}
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        writer.close()
-        is_open = True
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        try:
+            is_open = await asyncio.wait_for(reader.read(1), 0.15) != b""
+        except TimeoutError:
+            is_open = True  # a server waiting for our request
+        except OSError:
+            is_open = False  # reset at once
+        finally:
+            writer.close()
+        if not is_open:
+            evidence["error"] = "closed at once: nothing listens behind the port"
     except TimeoutError:
         is_open, evidence["error"] = False, f"timeout after {timeout:g} s"
     except OSError as exc:

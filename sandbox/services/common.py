@@ -200,7 +200,9 @@ def check_http(url: str, timeout: float = 4.0) -> str:
 
 def db_connect():
     import psycopg2
-    return psycopg2.connect(os.environ["DATABASE_URL"], connect_timeout=3)
+    # 10 s: a new connection is a PostgreSQL backend and a SCRAM exchange, which took over 3 s on a
+    # loaded machine (register answered 500 "timeout expired"); no fault of the sandbox is a slow database.
+    return psycopg2.connect(os.environ["DATABASE_URL"], connect_timeout=10)
 
 
 # The health check keeps one connection: a new one for every call cost a PostgreSQL backend and a
@@ -248,8 +250,8 @@ def redis_client():
     with _redis_lock:
         if _redis_client is None:
             import redis
-            _redis_client = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=2,
-                                                 socket_connect_timeout=2)
+            _redis_client = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=4,
+                                                 socket_connect_timeout=4)  # under the checks' 5 s
         return _redis_client
 
 
