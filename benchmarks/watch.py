@@ -6,7 +6,7 @@ port offset 32000, torn down at the end, also on error or Ctrl-C):
 1. Reaction. ``remediate watch --json --interval 600`` runs as a child process (the schedule is far
    away, so each heal comes from the engine's event). ``saga-orchestrator`` is stopped; the time from
    the stop to the watch's record of the healed cycle is the watch's reaction, with the default
-   ``--debounce 1`` (a burst ends 0.2 s after its last event, 1 s at most) and with ``--debounce 0``.
+   ``--debounce 1`` and with ``--debounce 0``.
    The watcher's own fixes' events are still ignored (the cycle drops them). First, in the same run
    and with no watch running, the same service is stopped and brought back by hand (``compose up -d``
    and a poll of the engine until healthy, as ``benchmarks/heal.py`` does): that is the baseline.
