@@ -4,9 +4,7 @@ A cycle measures the whole suite; below the target it heals with the planner exa
 does (the same steps, verify, rollback and journal), starting from that measurement. Cycles run
 every ``interval_s`` and, sooner, when the engine reports that a container of the project exited,
 ran out of memory, was removed or turned unhealthy. A burst of such events (``compose stop`` of
-several services) makes one cycle: events are gathered until ``quiet_s`` passes without another, and
-for ``debounce_s`` at most (a lone stop waits only ``quiet_s``, a burst as long as it lasts, within
-``debounce_s``). Events that the cycle's own actions
+several services) makes one cycle after a short ``debounce_s``. Events that the cycle's own actions
 cause (a recreate stops and removes the old container) are dropped when the cycle ends.
 
 One planner lives as long as the watch, and so do its guards: a fix that keeps coming back trips
@@ -43,12 +41,16 @@ Notify = Callable[[str], None]
 Observer = Callable[[dict[str, Any]], None]  # sees every record after it is emitted (metrics, webhooks, status)
 
 
+def _action(event: Mapping[str, Any]) -> str:
+    return str(event.get("Action") or event.get("status") or "")
+
+
 def trigger_of(event: Mapping[str, Any]) -> str | None:
     """What an engine event says in words, when it calls for a cycle; None when it does not.
 
     A container turning healthy or starting needs no cycle, nor does a one-off ``compose run``.
     """
-    action = str(event.get("Action") or event.get("status") or "")
+    action = _action(event)
     attrs = (event.get("Actor") or {}).get("Attributes") or {}
     if attrs.get(ONEOFF) == "True":
         return None
@@ -133,7 +135,6 @@ class WatchOptions:
     until: float = 1.0
     interval_s: float = 60.0
     debounce_s: float = 1.0
-    quiet_s: float = 0.2  # a burst is over when no event came for this long (compose stops services in parallel)
     events: bool = True
     max_cycles: int | None = None
     duration_s: float | None = None
@@ -237,22 +238,23 @@ class Watcher:
             reason = trigger_of(event) if event is not None else None
             if reason is None:
                 continue
-            return "; ".join(self._gather(feed, reason))
+            return "; ".join(self._gather(feed, event))  # type: ignore[arg-type]  # not None: it has a reason
         return None
 
-    def _gather(self, feed: EventFeed | None, first: str) -> list[str]:
-        """The reasons of a burst of events that began with ``first``: until ``quiet_s`` passes without a
-        relevant event, within ``debounce_s`` of the first."""
-        reasons = [first]
-        hard_end = time.monotonic() + self.options.debounce_s
-        quiet_end = min(hard_end, time.monotonic() + self.options.quiet_s)
-        while (left := quiet_end - time.monotonic()) > 0 and not self._stop.is_set():
+    def _gather(self, feed: EventFeed | None, first: Mapping[str, Any]) -> list[str]:
+        """The reasons of the burst of events that began with ``first``, gathered for ``debounce_s``.
+
+        A fixed window, not "until quiet": compose stops a recreated service's old container, then
+        removes it, then starts the new one, and on a loaded machine those steps are seconds apart; a
+        cycle started in between measures the gap, not the new container (tried: a 0.2 s quiet gap
+        missed a recreated service's fault in the sandbox test).
+        """
+        reasons = [trigger_of(first) or "an event"]
+        end = time.monotonic() + self.options.debounce_s
+        while (left := end - time.monotonic()) > 0 and not self._stop.is_set():
             more = feed.get(min(left, 0.5)) if feed is not None else None
             extra = trigger_of(more) if more is not None else None
-            if extra is None:
-                continue
-            quiet_end = min(hard_end, time.monotonic() + self.options.quiet_s)
-            if extra not in reasons:
+            if extra and extra not in reasons:
                 reasons.append(extra)
         return reasons
 

@@ -215,9 +215,10 @@ class Burst:
 
 
 def test_a_burst_of_events_makes_one_cycle_that_names_them_all_and_a_endless_one_is_cut_at_the_debounce() -> None:
-    watcher = Watcher(None, WatchOptions(debounce_s=0.5, quiet_s=0.1), emit=lambda _r: None)  # type: ignore[arg-type]
-    assert watcher._gather(Burst(3), "s0 exited (0)") == ["s0 exited (0)", *(f"s{n} exited (?)" for n in (1, 2, 3))]
-    endless = watcher._gather(Burst(None), "s0 exited (0)")  # returns: the debounce bounds the burst
+    watcher = Watcher(None, WatchOptions(debounce_s=0.5), emit=lambda _r: None)  # type: ignore[arg-type]
+    first = {"Action": "die", "Actor": {"Attributes": {"com.docker.compose.service": "s0", "exitCode": "0"}}}
+    assert watcher._gather(Burst(3), first) == ["s0 exited (0)", *(f"s{n} exited (?)" for n in (1, 2, 3))]
+    endless = watcher._gather(Burst(None), first)  # returns: the debounce bounds the burst
     assert 3 < len(endless) < 60
     watcher.trigger("trigger: deploy")
     watcher.trigger("trigger: deploy")
