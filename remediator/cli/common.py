@@ -3,6 +3,7 @@ words, the one-line error guard, and the helpers that turn an inventory into a t
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +33,11 @@ class _Command(TyperCommand):
         """An argument's metavar already says what it takes: show no Python type beside it."""
         params = super().get_params(ctx)
         for param in params:
-            if isinstance(param, TyperArgument) and param.metavar:
-                param.display_type_rich = lambda ctx: None
+            if isinstance(param, TyperArgument) and param.metavar and not getattr(param, "_untyped", False):
+                # typer < 0.29 prints ``param.type.get_metavar()`` (else ``<path>``): an empty one prints nothing
+                param.type = copy.copy(param.type)
+                param.type.get_metavar = lambda *args, **kwargs: ""
+                param._untyped = True
         return params
 
 

@@ -88,7 +88,7 @@ def check(
     return EXIT_OK if all_met else EXIT_NOT_MET
 
 
-@app.command()
+@app.command(cls=_Command)
 @guarded
 def validate(
     paths: Annotated[
