@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import scopes, templating, validation, yamlio
-from .errors import LoadError, Location, TemplateError, shown
+from .errors import LoadError, Location, TemplateError, UserError, shown
 from .gcpause import paused
 from .model import (
     Check,
@@ -145,7 +145,7 @@ def load_inventory(path: Path) -> Inventory:
     """Read an inventory file; relative paths in it are relative to the file's directory."""
     raw = _load("inventory", path)
     base = path.resolve().parent
-    targets = {name: _target(name, spec, base, path) for name, spec in raw["targets"].items()}
+    targets = {name: _target(name, spec, base, path, raw) for name, spec in raw["targets"].items()}
     groups = {}
     for group, members in raw.get("groups", {}).items():
         for i, member in enumerate(members):
@@ -156,14 +156,14 @@ def load_inventory(path: Path) -> Inventory:
     return Inventory(path=path, targets=targets, groups=groups)
 
 
-def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
+def _target(name: str, spec: dict[str, Any], base: Path, path: Path, raw: Any) -> Target:
     compose = None
     write_roots = tuple((base / p).resolve() for p in spec.get("write_roots", []))
     if "compose" in spec:
         c = spec["compose"]
         directory = (base / c["directory"]).resolve()
         if not any(directory.is_relative_to(r) for r in (base, *write_roots)):
-            line, col, _ = yamlio.position(spec, ["compose", "directory"])
+            line, col, _ = yamlio.position(raw, ["targets", name, "compose", "directory"])
             raise LoadError(
                 Location(str(path), line, col),
                 f"targets.{name}.compose.directory: {c['directory']!r} is {directory}, outside the inventory's"
@@ -176,7 +176,7 @@ def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
             env_files=tuple(directory / f for f in c.get("env_files", [])),
             command=tuple(c["command"]) if "command" in c else None,
         )
-    urls = _render_urls(spec, path, ["targets", name])
+    urls = _render_urls(spec, path, ["targets", name], raw)
     secret_base = compose.directory if compose else base
     secrets = {
         key: SecretSource(kind=kind, ref=tuple(ref) if isinstance(ref, list) else ref, base=secret_base)
@@ -198,7 +198,7 @@ def _target(name: str, spec: dict[str, Any], base: Path, path: Path) -> Target:
     )
 
 
-def _render_urls(spec: dict[str, Any], path: Path, at: list[Any]) -> dict[str, str]:
+def _render_urls(spec: dict[str, Any], path: Path, at: list[Any], raw: Any) -> dict[str, str]:
     """The target's URLs, rendered now with what ``context.base_context`` gives them (its variables and
     the environment), so a URL that cannot render or is not http(s) is a load error at its line."""
     import os
@@ -207,8 +207,7 @@ def _render_urls(spec: dict[str, Any], path: Path, at: list[Any]) -> dict[str, s
     scope = {**variables, "vars": variables, "env": dict(os.environ)}
     urls = {}
     for key, url in spec.get("urls", {}).items():
-        line, col, _ = yamlio.position(spec, ["urls", key])
-        where = Location(str(path), line, col)
+        where = yamlio.locate(raw, str(path), [*at, "urls", key])
         try:
             rendered = templating.render_str(url, scope)
         except TemplateError as exc:
@@ -228,8 +227,7 @@ def _items(
     """Each item of the list under ``key`` with its index and place; an id already seen (in this file or
     an earlier one) is an error that names both places."""
     for i, item in enumerate(raw.get(key, [])):
-        line, col, _ = yamlio.position(raw, [key, i])
-        where = Location(str(path), line, col)
+        where = yamlio.locate(raw, str(path), [key, i])
         if item["id"] in first_seen:
             raise LoadError(where, f"duplicate {what} id {item['id']!r} (first at {first_seen[item['id']]})")
         first_seen[item["id"]] = where
@@ -274,7 +272,6 @@ def build_suite(parsed: Iterable[tuple[Path, Any]], files: list[Path], target: T
                 )
             )
         for i, s in enumerate(raw.get("sources", [])):
-            line, col, _ = yamlio.position(raw, ["sources", i])
             base = path.resolve().parent
             sources.append(
                 ExternalSource(
@@ -285,7 +282,7 @@ def build_suite(parsed: Iterable[tuple[Path, Any]], files: list[Path], target: T
                     cwd=base / s["cwd"] if "cwd" in s else base,
                     timeout=float(s.get("timeout", 600)),
                     category=s.get("category"),
-                    where=Location(str(path), line, col),
+                    where=yamlio.locate(raw, str(path), ["sources", i]),
                 )
             )
     _check_requires(checks)
@@ -337,8 +334,12 @@ def load_playbooks(paths: Iterable[Path], suite: Suite | None = None, target: Ta
         raw = _load("playbooks", path)
         for i, e, where in _items(raw, "entries", path, "entry", first_seen):
             for j, spec in enumerate(e.get("actions", [])):
-                aline, acol, _ = yamlio.position(raw, ["entries", i, "actions", j])
-                build_action(yamlio.plain(spec), where=f"{path}:{aline}:{acol}: entries[{i}].actions[{j}]")
+                try:
+                    build_action(yamlio.plain(spec))
+                except UserError:  # again, to say where (a position may cost a careful parse: only now)
+                    aline, acol, _ = yamlio.position(raw, ["entries", i, "actions", j])
+                    build_action(yamlio.plain(spec), where=f"{path}:{aline}:{acol}: entries[{i}].actions[{j}]")
+                    raise
             probes = []
             for j, p in enumerate(e.get("probes", [])):
                 probe_errors = schema_errors(
@@ -356,11 +357,11 @@ def load_playbooks(paths: Iterable[Path], suite: Suite | None = None, target: Ta
                     },
                     str(path),
                 )
-                pline, pcol, _ = yamlio.position(raw, ["entries", i, "probes", j])
+                probe_at = yamlio.locate(raw, str(path), ["entries", i, "probes", j])
                 if probe_errors:
                     detail = str(probe_errors[0]).split(": ", 2)[-1]
-                    raise LoadError(Location(str(path), pline, pcol), f"entries[{i}].probes[{j}]: {detail}")
-                _http_urls(p["probe"], Location(str(path), pline, pcol), f"entries[{i}].probes[{j}]")
+                    raise LoadError(probe_at, f"entries[{i}].probes[{j}]: {detail}")
+                _http_urls(p["probe"], probe_at, f"entries[{i}].probes[{j}]")
                 probes.append(DiagnosticProbe(p["name"], yamlio.plain(p["probe"]), yamlio.plain(p.get("expect", {}))))
             entries.append(
                 Entry(
