@@ -219,13 +219,33 @@ def _names(source: str) -> tuple[frozenset[str], frozenset[tuple[str, str]], str
 
 
 def strings(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
-    """``(dotted place, string)`` for every template string inside a mapping / list structure."""
+    """``(dotted place, string)`` for every template string inside a mapping / list structure.
+
+    A leaf is judged in its container's loop, not in a call of its own, and a place is spelt only
+    for what is yielded or entered: the loader walks every value of every check."""
     if isinstance(value, str):
         if "{{" in value or "{%" in value:
             yield where, value
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            yield from strings(v, f"{where}.{k}" if where else str(k))
+            if v.__class__ is str:
+                if "{{" in v or "{%" in v:
+                    yield (f"{where}.{k}" if where else str(k)), v
+            elif _container(v):
+                yield from strings(v, f"{where}.{k}" if where else str(k))
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
-            yield from strings(v, f"{where}[{i}]")
+            if v.__class__ is str:
+                if "{{" in v or "{%" in v:
+                    yield f"{where}[{i}]", v
+            elif _container(v):
+                yield from strings(v, f"{where}[{i}]")
+
+
+def _container(value: Any) -> bool:
+    cls = value.__class__
+    if cls is dict or cls is list or cls is tuple:
+        return True
+    if cls is int or cls is float or cls is bool or value is None:
+        return False
+    return isinstance(value, Mapping | list | tuple | str)

@@ -458,9 +458,12 @@ def position(root: Any, path: list[Any] | tuple[Any, ...]) -> tuple[int, int, An
 
 
 def plain(value: Any) -> Any:
-    """Strip position bookkeeping: the model holds plain dicts and lists."""
+    """Strip position bookkeeping: the model holds plain dicts and lists (scalars copied in the loop)."""
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: v if v.__class__ in _LEAVES else plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [plain(v) for v in value]
+        return [v if v.__class__ in _LEAVES else plain(v) for v in value]
     return value
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
