@@ -10,6 +10,7 @@ explains an invalid document key by key. The schemas are draft-07, which both im
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,22 +83,31 @@ def _leaf_errors(errors: Iterable[Any]) -> Iterator[Any]:
 
 
 def schema_errors(kind: str, data: Any, path: str) -> list[LoadError]:
-    """All schema violations of one document, in file order, each located."""
+    """All schema violations of one document, in file order, each located.
+
+    Errors are described in batches of as many as may still be listed, and each batch is located in
+    one pass over the file (``yamlio.prefetch``: for a file read the fast way, its positions are read
+    then), so the first 20 of 330,000 wrong items cost no more than the items before them."""
     if validation.is_valid(kind, data):
         return []
     found: list[tuple[tuple[int, int], LoadError]] = []
     seen: set[tuple[int, int, str]] = set()
-    for error in _leaf_errors(validation.explainer(kind).iter_errors(data)):
-        if len(found) == MAX_ERRORS:  # a list of 300,000 wrong items needs its first lines, not all of them
-            found.append(((1 << 62, 0), LoadError(path, f"more errors not shown (the first {MAX_ERRORS} are listed)")))
-            break
-        where, message = _describe(error)
-        line, column, _ = yamlio.position(data, where)
-        key = (line, column, message)
-        if key not in seen:
-            seen.add(key)
-            found.append(((line, column), LoadError(Location(path, line, column), f"{_dotted(where)}: {message}")))
-    return [e for _, e in sorted(found, key=lambda item: item[0])]
+    errors = iter(_leaf_errors(validation.explainer(kind).iter_errors(data)))
+    while True:
+        batch = [_describe(e) for e in itertools.islice(errors, MAX_ERRORS - len(found) + 1)]
+        yamlio.prefetch(data, [where for where, _ in batch])
+        for where, message in batch:
+            if len(found) == MAX_ERRORS:  # a list of 300,000 wrong items needs its first lines, not all of them
+                more = LoadError(path, f"more errors not shown (the first {MAX_ERRORS} are listed)")
+                found.append(((1 << 62, 0), more))
+                return [e for _, e in sorted(found, key=lambda item: item[0])]
+            line, column, _ = yamlio.position(data, where)
+            key = (line, column, message)
+            if key not in seen:
+                seen.add(key)
+                found.append(((line, column), LoadError(Location(path, line, column), f"{_dotted(where)}: {message}")))
+        if not batch:
+            return [e for _, e in sorted(found, key=lambda item: item[0])]
 
 
 def _load(kind: str, path: Path) -> Any:

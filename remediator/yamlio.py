@@ -15,21 +15,23 @@ the file)`` nodes to the document once expanded, so a billion-laughs file of a f
 error in milliseconds instead of gigabytes and minutes, while anchors used to share a block
 (``<<: *defaults``) keep working.
 
-Most files take a fast way first (``_fast``): yaml-rs, a YAML parser written in Rust, builds the
+Most files take a fast way first (``_try_fast``): yaml-rs, a YAML parser written in Rust, builds the
 plain data about ten times faster than libyaml's composer plus PyYAML's constructor (1.6 MB, 10,000
 checks: 0.1 s against 1.2-1.6 s of CPU, measured here). Its answer is used only when it is certainly
 the careful loader's own: a file with anything on which the two could differ (anchors, aliases, tags,
 merge keys, directives, several documents, characters libyaml refuses, an escaped NUL, numbers in
 forms YAML 1.1 and 1.2 read differently, a string that PyYAML would read as another type, a key that
 is not a string, nesting past ``MAX_DEPTH``), and every file yaml-rs refuses, goes the careful way,
-which therefore makes every error message. The data of the fast way carries no positions; the first
-time one is asked for (an error to report, ``locate``), the file is parsed the careful way once.
+which therefore makes every error message. The data of the fast way carries no positions; one asked
+for (an error to report, a ``locate``d place shown) is read from libyaml's events, which stop once
+it is found.
 ``tests/test_yamlio_fast.py`` holds both ways to the same answer.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -312,20 +314,90 @@ _TYPED_FIRST = frozenset(k for k in _LocatingLoader.yaml_implicit_resolvers if k
 
 
 class _Source:
-    """A file read the fast way: its text, and its careful parse once a position is asked for."""
+    """A file read the fast way: its text, and the positions looked up in it so far."""
 
-    __slots__ = ("located", "path", "text")
+    __slots__ = ("found", "path", "text")
 
     def __init__(self, text: str, path: str) -> None:
-        self.text, self.path, self.located = text, path, None
+        self.text, self.path = text, path
+        self.found: dict[tuple[Any, ...], tuple[int, int]] = {}
 
-    def root(self) -> Any:
-        if self.located is None:
-            try:
-                self.located = load_text(self.text, self.path, fast=False)
-            except LoadError:  # cannot happen when both ways agree; a position is then the file's start
-                self.located = LocatedDict()
-        return self.located
+    def prefetch(self, paths: Iterable[Iterable[Any]]) -> None:
+        """Look up the positions of these paths (and their prefixes) in one pass."""
+        wanted = {tuple(p[:i]) for p in map(tuple, paths) for i in range(len(p) + 1)} - self.found.keys()
+        if wanted:
+            self.found.update(_stream_positions(self.text, wanted))
+
+    def position(self, keys: Iterable[Any]) -> tuple[int, int, Any]:
+        """What ``position`` answers for the careful tree: the key's place for a mapping's entry, the
+        item's for a list's, of the deepest step that exists."""
+        keys = tuple(keys)
+        self.prefetch([keys])
+        pos, last = self.found.get((), (1, 1)), None
+        for i in range(1, len(keys) + 1):
+            at = self.found.get(keys[:i])
+            if at is None:
+                break
+            pos, last = at, keys[i - 1]
+        return pos[0], pos[1], last
+
+
+def _stream_positions(text: str, wanted: set[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """Positions of the ``wanted`` paths, from libyaml's events (no nodes, no values built), stopping as
+    soon as all are found: an error about the first of 330,000 items costs microseconds, not a parse.
+    The marks are those the careful loader's nodes get from the same events. Only for files read the
+    fast way, so keys are plain strings and there are no aliases or merge keys."""
+    found: dict[tuple[Any, ...], tuple[int, int]] = {}
+    loader = _LocatingLoader(text)
+    # frames: [path (None under a key that is not a scalar), is a mapping, key path awaiting its value
+    # (mappings) or next index (sequences)]
+    stack: list[list[Any]] = []
+    starts = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    try:
+        with paused():
+            while len(found) < len(wanted) and loader.check_event():
+                event = loader.get_event()
+                if isinstance(event, ends):
+                    stack.pop()
+                    continue
+                if not isinstance(event, starts):
+                    continue
+                mark = (event.start_mark.line + 1, event.start_mark.column + 1)
+                if not stack:
+                    path: tuple[Any, ...] | None = ()
+                    if () in wanted:
+                        found[()] = mark
+                else:
+                    top = stack[-1]
+                    if top[1] and top[2] is None:  # a key
+                        scalar = isinstance(event, yaml.ScalarEvent) and top[0] is not None
+                        key_path = (*top[0], event.value) if scalar else None
+                        if key_path is not None and key_path in wanted:
+                            found[key_path] = mark
+                        top[2] = key_path if key_path is not None else False
+                        if isinstance(event, yaml.MappingStartEvent):  # a key that is a collection
+                            stack.append([None, True, None])
+                        elif isinstance(event, yaml.SequenceStartEvent):
+                            stack.append([None, False, 0])
+                        continue
+                    if top[1]:  # a value: its place is its key's
+                        path = top[2] or None
+                        top[2] = None
+                    else:
+                        path = (*top[0], top[2]) if top[0] is not None else None
+                        top[2] += 1
+                        if path is not None and path in wanted:
+                            found[path] = mark
+                if isinstance(event, yaml.MappingStartEvent):
+                    stack.append([path, True, None])
+                elif isinstance(event, yaml.SequenceStartEvent):
+                    stack.append([path, False, 0])
+    except yaml.YAMLError:  # cannot happen for a file both ways read; what was found stands
+        pass
+    finally:
+        loader.dispose()
+    return found
 
 
 class FastDict(dict):
@@ -344,7 +416,7 @@ class _LazyLocation(Location):
 
     def _position(self) -> tuple[int, int]:
         if self._pos is None:
-            line, column, _ = position(self._source.root(), self._keys)
+            line, column, _ = self._source.position(self._keys)
             self._pos = (line, column)
         return self._pos
 
@@ -355,6 +427,13 @@ class _LazyLocation(Location):
     @property  # type: ignore[override]
     def column(self) -> int:
         return self._position()[1]
+
+
+def prefetch(root: Any, paths: Iterable[Iterable[Any]]) -> None:
+    """Look up the positions of several paths of a file read the fast way in one pass (a no-op for a
+    tree that knows its positions)."""
+    if isinstance(root, FastDict):
+        root.source.prefetch(paths)
 
 
 def locate(root: Any, path: str, keys: list[Any] | tuple[Any, ...]) -> Location:
@@ -445,7 +524,7 @@ def position(root: Any, path: list[Any] | tuple[Any, ...]) -> tuple[int, int, An
     where a reader looks first. A file read the fast way is parsed the careful way for it, once.
     """
     if isinstance(root, FastDict):
-        root = root.source.root()
+        return root.source.position(path)
     node, pos, last = root, getattr(root, "pos", (1, 1)), None
     for step in path:
         if isinstance(node, LocatedDict) and step in node:

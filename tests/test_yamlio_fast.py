@@ -9,6 +9,7 @@ own files mutated with hostile bytes, and on generated documents.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -86,16 +87,36 @@ def test_documents_the_fast_way_might_misread_read_the_same(text: str) -> None:
     assert fast == careful
 
 
-def test_positions_of_a_file_read_the_fast_way_are_the_careful_ones() -> None:
-    text = (ROOT / "checks" / "pyairtable.yml").read_text()
+def _paths(node: object, prefix: tuple = ()) -> Iterator[tuple]:
+    """Every path of a tree, and one step past each collection's end."""
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*prefix, key))
+        yield (*prefix, "nope")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _paths(value, (*prefix, i))
+        yield (*prefix, len(node), "x")
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.name)
+def test_positions_of_a_file_read_the_fast_way_are_the_careful_ones(seed) -> None:
+    text = seed.read_text()
     fast = yamlio.load_text(text, "c.yml")
     careful = yamlio.load_text(text, "c.yml", fast=False)
-    assert isinstance(fast, yamlio.FastDict)  # the repository's own suite takes the fast way
-    for i in range(len(careful["checks"])):
-        for keys in (["checks", i], ["checks", i, "probe"], ["checks", i, "nope"]):
-            assert yamlio.position(fast, keys) == yamlio.position(careful, keys)
-            where = yamlio.locate(fast, "c.yml", keys)
-            assert str(where) == str(yamlio.locate(careful, "c.yml", keys))
+    if seed.name == "pyairtable.yml" and seed.parent.name == "checks":
+        assert isinstance(fast, yamlio.FastDict)  # the suite takes the fast way (others may not: `:{{`, `*"`)
+    for keys in _paths(careful):
+        assert yamlio.position(fast, keys) == yamlio.position(careful, keys), keys
+        assert str(yamlio.locate(fast, "c.yml", keys)) == str(yamlio.locate(careful, "c.yml", keys))
+
+
+def test_the_first_errors_of_a_long_list_are_located_without_reading_the_rest() -> None:
+    fast = yamlio.load_text("checks: [" + ",".join(["1"] * 100_000) + "]\n", "c.yml")
+    yamlio.prefetch(fast, [["checks", i] for i in range(20)])
+    assert len(fast.source.found) == 22  # the root, checks, its first 20 items: the stream stopped there
+    assert yamlio.position(fast, ["checks", 19]) == (1, 48, 19)
 
 
 _HOSTILE = [
@@ -141,3 +162,10 @@ def test_generated_documents_read_the_same_both_ways(doc: dict, flow: bool) -> N
     text = yaml.safe_dump(doc, default_flow_style=flow, allow_unicode=True)
     careful, fast = both(text)
     assert fast == careful
+    if careful.startswith("error: "):
+        return
+    tree = yamlio.load_text(text, "g.yml")
+    if isinstance(tree, yamlio.FastDict):  # and where it was read the fast way, the same positions
+        located = yamlio.load_text(text, "g.yml", fast=False)
+        for keys in _paths(located):
+            assert yamlio.position(tree, keys) == yamlio.position(located, keys), keys
