@@ -7,11 +7,14 @@ each size, in the same run and as the real CLI in a child process:
     resident memory (the child's ``ru_maxrss``);
   - ``remediate validate FILE``: wall time and peak memory.
 
+The child's CPU time (user + system) is printed beside each wall time: on a shared machine the wall
+time also counts other people's work, the CPU time much less so.
+
 Goals (issue 14): at 10,000 checks ``check`` in at most 5 s and 150 MiB, ``validate`` in at most 2 s;
 ``check`` at 10,000 at most 10x its time at 1,000 (linear). The floor of the run is printed beside it:
 10,000 requests of 20 ms at the default 64 in flight cannot take less than 10,000 / 64 x 20 ms = 3.1 s.
 
-Run: .venv/bin/python benchmarks/scale.py [--sizes 1000,10000] [--runs 1]
+Run: .venv/bin/python benchmarks/scale.py [--sizes 1000,10000] [--runs 1] [--baseline OTHER/.venv/bin/python]
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ import json, resource, subprocess, sys, time
 t = time.perf_counter()
 p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 wall = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"wall": wall, "mib": rss, "rc": p.returncode, "stdout": p.stdout, "stderr": p.stderr[-2000:]}))
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+rss, cpu = use.ru_maxrss / 1024, use.ru_utime + use.ru_stime
+doc = {"wall": wall, "cpu": cpu, "mib": rss, "rc": p.returncode}
+print(json.dumps({**doc, "stdout": p.stdout, "stderr": p.stderr[-2000:]}))
 """
 
 
@@ -51,19 +56,19 @@ def timed(*argv: str) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
-def check(inv: Path) -> dict[str, Any]:
-    r = timed(sys.executable, "-m", "remediator", "check", "--json", "--inventory", str(inv))
+def check(inv: Path, python: str = sys.executable) -> dict[str, Any]:
+    r = timed(python, "-m", "remediator", "check", "--json", "--inventory", str(inv))
     doc = json.loads(r["stdout"]) if r["stdout"].strip() else {}
     if not doc or doc["passed"] != doc["total"]:
         raise RuntimeError(f"check did not pass every check (exit {r['rc']}): {r['stderr']}")
-    return {"wall": r["wall"], "mib": r["mib"], "run": doc["duration_s"]}
+    return {"wall": r["wall"], "cpu": r["cpu"], "mib": r["mib"], "run": doc["duration_s"]}
 
 
-def validate(path: Path) -> dict[str, Any]:
-    r = timed(sys.executable, "-m", "remediator", "validate", str(path))
+def validate(path: Path, python: str = sys.executable) -> dict[str, Any]:
+    r = timed(python, "-m", "remediator", "validate", str(path))
     if r["rc"] != 0:
         raise RuntimeError(f"validate failed (exit {r['rc']}): {r['stderr']}")
-    return {"wall": r["wall"], "mib": r["mib"]}
+    return {"wall": r["wall"], "cpu": r["cpu"], "mib": r["mib"]}
 
 
 def main() -> int:
@@ -71,6 +76,11 @@ def main() -> int:
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--runs", type=int, default=1, help="runs of each command per size (median reported)")
     ap.add_argument("--json", dest="json_out", type=Path, help="write the figures as JSON to this file")
+    ap.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="also time another installation's remediate (its python), interleaved with this one's",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     q: multiprocessing.Queue = multiprocessing.Queue()
@@ -82,22 +92,39 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             invs = {n: _write_suite(Path(tmp), url, n) for n in sizes}
             check(invs[sizes[0]])  # warm-up: bytecode, page cache, the schema cache
+            if args.baseline:
+                check(invs[sizes[0]], args.baseline)
             for n in sizes:
+                if args.baseline:
+                    base_c = [check(invs[n], args.baseline) for _ in range(args.runs)]
+                    base_v = [validate(Path(tmp) / f"checks{n}.yml", args.baseline) for _ in range(args.runs)]
+                    print(
+                        f"N={n:6d}  baseline: check {statistics.median(c['wall'] for c in base_c):7.2f} s"
+                        f" (CPU {statistics.median(c['cpu'] for c in base_c):5.2f} s)"
+                        f" {max(c['mib'] for c in base_c):6.1f} MiB   validate"
+                        f" {statistics.median(v['wall'] for v in base_v):6.2f} s"
+                        f" (CPU {statistics.median(v['cpu'] for v in base_v):5.2f} s)"
+                        f" {max(v['mib'] for v in base_v):6.1f} MiB",
+                        flush=True,
+                    )
                 checks = [check(invs[n]) for _ in range(args.runs)]
                 valids = [validate(Path(tmp) / f"checks{n}.yml") for _ in range(args.runs)]
                 fig = {
                     "check_s": statistics.median(c["wall"] for c in checks),
                     "run_s": statistics.median(c["run"] for c in checks),
+                    "check_cpu_s": statistics.median(c["cpu"] for c in checks),
                     "check_mib": max(c["mib"] for c in checks),
                     "validate_s": statistics.median(v["wall"] for v in valids),
+                    "validate_cpu_s": statistics.median(v["cpu"] for v in valids),
                     "validate_mib": max(v["mib"] for v in valids),
                     "floor_s": n / CONCURRENCY * DELAY,
                 }
                 figures["sizes"][n] = {k: round(v, 3) for k, v in fig.items()}
                 print(
-                    f"N={n:6d}  check {fig['check_s']:7.2f} s (run {fig['run_s']:6.2f} s, floor {fig['floor_s']:.2f} s)"
-                    f" {fig['check_mib']:6.1f} MiB   "
-                    f"validate {fig['validate_s']:6.2f} s {fig['validate_mib']:6.1f} MiB",
+                    f"N={n:6d}  check {fig['check_s']:7.2f} s (CPU {fig['check_cpu_s']:5.2f} s,"
+                    f" run {fig['run_s']:6.2f} s, floor {fig['floor_s']:.2f} s) {fig['check_mib']:6.1f} MiB   "
+                    f"validate {fig['validate_s']:6.2f} s (CPU {fig['validate_cpu_s']:5.2f} s)"
+                    f" {fig['validate_mib']:6.1f} MiB",
                     flush=True,
                 )
     finally:
