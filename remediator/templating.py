@@ -134,7 +134,11 @@ def render_str(source: str, context: Mapping[str, Any]) -> str:
             return _compile(source).render(context)
         out = []
         for i, part in enumerate(parts):
-            out.append(part if i % 2 == 0 else _str(_expression(part.strip())(context)))
+            if i % 2 == 0:
+                out.append(part)
+                continue
+            value = _lookup(part, context)
+            out.append(_str(_expression(part.strip())(context) if value is _MISS else value))
         return "".join(out)
     except UserError:
         raise
@@ -142,6 +146,33 @@ def render_str(source: str, context: Mapping[str, Any]) -> str:
         detail = str(getattr(exc, "message", None) or exc) or type(exc).__name__
         detail = detail if len(detail) <= 160 else detail[:157] + "..."
         raise TemplateError(f"template {shown(source)}: {detail}") from None
+
+
+_MISS = object()
+_DOTTED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
+_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else"})
+
+
+@lru_cache(maxsize=8192)
+def _dotted(part: str) -> tuple[str, ...] | None:
+    m = _DOTTED.fullmatch(part)
+    names = tuple(m.group(1).split(".")) if m else None
+    return None if names is None or names[0] in _WORDS else names
+
+
+def _lookup(part: str, context: Mapping[str, Any]) -> Any:
+    """``{{ name }}`` and ``{{ name.key.key }}`` over plain dicts, looked up as Jinja would (a name of the
+    scope, then a key that is not a dict attribute), without a Jinja context per call: most of a
+    check's rendering (``{{ urls.api }}``). Anything else is ``_MISS``, for Jinja to evaluate."""
+    names = _dotted(part)
+    if names is None or names[0] not in context:
+        return _MISS
+    value = context[names[0]]
+    for key in names[1:]:
+        if value.__class__ is not dict or key not in value or hasattr(dict, key):
+            return _MISS
+        value = value[key]
+    return value
 
 
 def _str(value: Any) -> str:

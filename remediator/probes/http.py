@@ -89,7 +89,8 @@ async def _once(probe: Mapping[str, Any], ctx: ProbeContext) -> dict[str, Any]:
 
 async def run(probe: Mapping[str, Any], expect: Mapping[str, Any], ctx: ProbeContext) -> Outcome:
     n = int(probe.get("concurrency", 1))
-    answers = await asyncio.gather(*(_once(probe, ctx) for _ in range(n)))
+    # one request is awaited as it is: gather would wrap it in a task of its own
+    answers = [await _once(probe, ctx)] if n == 1 else await asyncio.gather(*(_once(probe, ctx) for _ in range(n)))
     verdicts = []
     for a in answers:
         if "error" in a:
