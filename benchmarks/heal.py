@@ -371,7 +371,7 @@ def heal_in_process(inventory: Path, until: float, cprofile: Path | None) -> tup
     planner = planner_mod.Planner(target, load_suite(target.checks), load_playbooks(target.playbooks))
     ph = Phases()
     M = measure_mod.Meter
-    ph.wrap(M, "test", lambda _s, only=None: "check run (full)" if only is None else "check run (partial, re-test)")
+    ph.wrap(M, "test", lambda _s, only=None, **_kw: "check run (full)" if only is None else "check run (partial, re-test)")
     ph.wrap(stack_mod.LiveStack, "observe", "observe: gather facts")
     ph.wrap(stack_mod.LiveStack, "probe", "discriminating probe")
     ph.wrap(M, "diagnosis", "diagnose: facts and findings")

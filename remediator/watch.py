@@ -288,7 +288,8 @@ class Watcher:
             for key in guards.rearm():
                 self.notify(f"re-armed after {guards.rearm_s:g} s of quiet: {key}")
         try:
-            run = planner.meter.start()
+            # a cycle an event or a trigger started is likely to heal: its diagnosis is read beside the run
+            run = planner.meter.start(deep=trigger != "schedule")
             failing = [r.id for r in run.results if r.status in (FAILED, SKIPPED)]
             record.update(
                 rate_before=round(run.rate, 4), total=run.total, passed_before=run.passed, failing_before=failing

@@ -401,8 +401,8 @@ def test_apply_waits_at_most_90_s_for_containers_still_starting(token_stack: Rec
 class CapturingStack(RecordedStack):
     """A recorded stack whose runs capture a value (as a register check captures a token)."""
 
-    def test(self, checks, only, prior, captures):  # type: ignore[no-untyped-def]
-        run, _ = super().test(checks, only, prior, captures)
+    def test(self, checks, only, prior, captures, deep=False):  # type: ignore[no-untyped-def]
+        run, _ = super().test(checks, only, prior, captures, deep)
         return run, {"token": "t-1"}
 
     def observe(self, run, checks, captures, deep=False):  # type: ignore[no-untyped-def]

@@ -180,19 +180,28 @@ class Compose:
             raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
         return [json.loads(line) for line in proc.stdout.splitlines() if line.strip().startswith("{")]
 
-    def dry_run_up(self, services: list[str] | None = None, recreate: Recreate = "auto") -> dict[str, str]:
+    def dry_run_up(
+        self,
+        services: list[str] | None = None,
+        recreate: Recreate = "auto",
+        *,
+        known: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> dict[str, str]:
         """What ``up`` would do to each container, from compose's own ``--dry-run``.
 
         Returns {service: verb} with verb one of ``create``, ``recreate``, ``start``, ``running``.
-        Compose decides what changed (env files included); nothing is computed by hand.
+        Compose decides what changed (env files included); nothing is computed by hand. ``known`` (the
+        resolved services) and ``names`` (container name -> service) spare a ``config`` and a ``ps``
+        when the caller has just read them (each a compose process: 0.2-0.3 s on a loaded machine).
         """
         proc = self.run("--dry-run", "up", "-d", *_recreate_flags(recreate), *(services or []), timeout=60)
         # the plan is printed before compose waits for dependencies: an unhealthy one fails the dry
         # run ("dependency failed to start") although every verb is known by then
         if not proc.ok and not _DRY.search(proc.stdout + proc.stderr):
             raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
-        known = self.config().get("services", {})
-        names = {c["Name"]: c["Service"] for c in self.ps()}
+        known = self.config().get("services", {}) if known is None else known
+        names = {c["Name"]: c["Service"] for c in self.ps()} if names is None else dict(names)
         names.update({cfg["container_name"]: svc for svc, cfg in known.items() if cfg.get("container_name")})
         plan: dict[str, str] = {}
         for name, verb in _DRY.findall(proc.stdout + proc.stderr):
