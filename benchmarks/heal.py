@@ -113,10 +113,12 @@ def private_sandbox(name: str, offset: int) -> Iterator[Sandbox]:
 # -- the remediate run ----------------------------------------------------------------------------
 
 
-def run_remediate(inventory: Path, until: float) -> tuple[float, dict[str, Any]]:
+def run_remediate(inventory: Path, until: float, tree: Path = ROOT) -> tuple[float, dict[str, Any]]:
+    """``remediate apply`` as a child, timed wall to wall; ``tree``: the source tree whose ``remediator``
+    it runs (``python -m`` imports from the working directory first), to compare two versions."""
     argv = [*REMEDIATE, "apply", "--until", str(until), "--json", "-i", str(inventory)]
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tree, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
         raise RuntimeError(f"remediate apply exited {proc.returncode}:\n{proc.stderr[-2000:]}")
@@ -371,7 +373,8 @@ def heal_in_process(inventory: Path, until: float, cprofile: Path | None) -> tup
     planner = planner_mod.Planner(target, load_suite(target.checks), load_playbooks(target.playbooks))
     ph = Phases()
     M = measure_mod.Meter
-    ph.wrap(M, "test", lambda _s, only=None, **_kw: "check run (full)" if only is None else "check run (partial, re-test)")
+    # a run announced deep also waits for the analyzers' observation read beside it (in a thread: counted here)
+    ph.wrap(M, "test", lambda _s, only=None, **_kw: "check run (full)" if only is None else "check run (partial)")
     ph.wrap(stack_mod.LiveStack, "observe", "observe: gather facts")
     ph.wrap(stack_mod.LiveStack, "probe", "discriminating probe")
     ph.wrap(M, "diagnosis", "diagnose: facts and findings")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .analyzers.observe import StackFacts
 
 How = Literal["apply", "rollback"]
+_FEW = 3  # up to so many services are listed one by one (a list and an inspect each)
 
 
 class Stack(Protocol):
@@ -161,12 +162,12 @@ class LiveStack:
         return sorted(s for s, st in self._states().items() if st.state == "running" and st.health == "starting")
 
     def readiness(self, services: set[str]) -> tuple[dict[str, str], set[str]]:
-        states = self._states()
+        states = self._states(services)
         waiting = {s: why for s in sorted(services) if (why := waiting_on(states.get(s)))}
         return waiting, {s for s in services if has_healthcheck(states.get(s))}
 
     def running(self, services: set[str]) -> set[str]:
-        states = self._states()
+        states = self._states(services)
         return {s for s in services if s in states and states[s].state == "running"}
 
     def start_as_before(self, services: set[str]) -> str:
@@ -178,10 +179,15 @@ class LiveStack:
         proc = Compose(self.target.compose, self.target.docker).up(sorted(services), no_deps=True, timeout=120)
         return "" if proc.ok else proc.error_line()
 
-    def _states(self) -> dict[str, Any]:
+    def _states(self, services: set[str] | None = None) -> dict[str, Any]:
+        """The containers by service: of the whole project, or of a few ``services`` only (the engine
+        filters by label; listing the project inspects every container, 13 calls on the sandbox)."""
         if self.target.compose is None:
             return {}
-        return by_service(self.engine.containers(self.target.compose.project))
+        project = self.target.compose.project
+        if services is None or len(services) > _FEW:
+            return by_service(self.engine.containers(project))
+        return by_service([st for s in sorted(services) for st in self.engine.containers(project, s)])
 
     def context(self, captures: Mapping[str, Any], run_id: str) -> ActionContext:
         return ActionContext.for_target(self.target, captures=captures, run_id=run_id, engine=self.engine)

@@ -488,3 +488,14 @@ def test_a_cooldown_is_zero_without_one_and_once_it_has_passed() -> None:
     assert guards.cooldown_left("k", 10) == 10.0
     clock.advance(25)
     assert guards.cooldown_left("k", 10) == 0.0
+
+
+def test_a_watch_cycle_an_event_started_announces_its_deep_diagnosis_a_scheduled_one_does_not(
+    tmp_path: Path,
+) -> None:
+    from remediator.watch import Watcher, WatchOptions
+
+    stack = RecordedStack(World(), [check("ui.page", lambda w: True)])
+    watcher = Watcher(planner(stack, [], tmp_path), WatchOptions(events=False), emit=lambda _r: None)
+    assert watcher.cycle(1, "schedule")["met"] and watcher.cycle(2, "saga-orchestrator exited (0)")["met"]
+    assert stack.deep_asked == [False, True]  # a scheduled cycle that finds all well reads nothing deep

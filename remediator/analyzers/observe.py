@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..backends.compose import Compose
+from ..backends.compose import Compose, Proc
 from ..backends.engine import ContainerState, Engine
 from ..errors import UserError
 from ..secrets import MASKER
@@ -50,7 +51,20 @@ def _message(line: str) -> str:
 
 
 def observe(compose: Compose, engine: Engine, drift: bool = True) -> StackFacts:
-    """Ask compose and the engine once; nothing is changed (``--dry-run`` only)."""
+    """Ask compose and the engine once; nothing is changed (``--dry-run`` only). The dry run, mostly
+    waiting, runs in a thread beside the rest and is read last."""
+    dry: list[Proc] = []
+    runner = threading.Thread(target=lambda: dry.append(compose.dry_run()), name="remediate-dry-run", daemon=True)
+    if drift:
+        runner.start()
+    try:
+        return _observe(compose, engine, runner if drift else None, dry)
+    finally:
+        if drift:
+            runner.join()
+
+
+def _observe(compose: Compose, engine: Engine, runner: threading.Thread | None, dry: list[Proc]) -> StackFacts:
     proc = compose.run("config", "--format", "json", timeout=60)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     warnings = tuple(MASKER.mask(_message(line)) for line in lines if "level=warning" in line)
@@ -70,9 +84,12 @@ def observe(compose: Compose, engine: Engine, drift: bool = True) -> StackFacts:
     }
     containers = engine.containers(compose.project.project)  # once: the dry run's names and the mounts
     plan: Mapping[str, str] = {}
-    if drift:
+    if runner is not None:
+        runner.join()
         try:
-            plan = compose.dry_run_up(known=services, names={st.name: st.service for st in containers})
+            if not dry:  # the thread raised (no binary, no engine): ask again here, where it is reported
+                dry.append(compose.dry_run())
+            plan = compose.plan_of(dry[0], known=services, names={st.name: st.service for st in containers})
         except UserError:
             plan = {}  # a service that cannot be created (a missing image) fails the dry run too
     return StackFacts(
