@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .actions import Action, ActionContext, ActionResult, Inspection
-from .backends.engine import Engine, by_service
+from .backends.engine import ContainerState, Engine, by_service
 from .clock import SYSTEM_CLOCK, Clock
 from .context import base_context
 from .facts import Facts, gather, render_probes
@@ -22,6 +22,7 @@ from .probes import Outcome, probe_for, run_with
 from .readiness import has_healthcheck, waiting_on
 from .results import Run
 from .runner import RunState, run_checks
+from .secrets import MASKER
 
 if TYPE_CHECKING:
     from .analyzers.observe import StackFacts
@@ -140,6 +141,7 @@ class LiveStack:
             context = base_context(self.target)
             rendered = render_probes(checks, {**context, **captures})
             facts = gather(self.target, run, checks, rendered, context, engine=self.engine)
+            facts.logs = _RoundLogs(self.engine, facts.containers)
             self._facts = (run, facts)
         if deep and facts.stack is None and self.target.compose is not None:
             facts.stack = self._deep[1] if self._deep is not None and self._deep[0] is run else self._observe_stack()
@@ -204,6 +206,41 @@ class LiveStack:
     def act(self, action: Action, ctx: ActionContext, how: How = "apply") -> ActionResult:
         self._facts = self._deep = None  # the stack may change: nothing observed before describes it
         return action.apply(ctx) if how == "apply" else action.rollback(ctx)
+
+
+class _RoundLogs:
+    """The round's container logs, each container's read once: at the first question, the last
+    ``LINES`` lines of every container are read at once (a few threads), and each question's tail is
+    cut from them. A diagnosis of the sandbox asked 12-25 tails (5, 50 or 200 lines) one by one."""
+
+    LINES = 200  # the longest tail a leaf asks by default (conditions' ``logs``); longer ones are read alone
+
+    def __init__(self, engine: Engine, containers: Mapping[str, ContainerState]) -> None:
+        self.engine, self.containers = engine, containers
+        self._read: dict[str, list[str]] | None = None
+        self._long: dict[tuple[str, int], list[str]] = {}
+
+    def _lines(self, service: str, lines: int) -> list[str]:
+        st = self.containers.get(service)
+        return [MASKER.mask(line) for line in self.engine.logs(st.id, lines)] if st else []
+
+    def tail(self, service: str, lines: int) -> list[str]:
+        if lines <= 0:
+            return []
+        if lines > self.LINES:
+            if (service, lines) not in self._long:
+                self._long[(service, lines)] = self._lines(service, lines)
+            return self._long[(service, lines)]
+        if self._read is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(4, thread_name_prefix="remediate-logs") as pool:
+                names = sorted(self.containers)
+                self._read = dict(zip(names, pool.map(lambda s: self._lines(s, self.LINES), names), strict=True))
+        found = self._read.get(service)
+        if found is None:  # a service without a container this round
+            found = self._read[service] = self._lines(service, self.LINES)
+        return found[-lines:]
 
 
 class _Background:

@@ -99,3 +99,23 @@ def test_the_dry_run_handed_the_config_and_names_says_what_the_plain_one_says(sh
         assert plain["worker"] == "start"
     finally:
         shop.compose("start", "worker")
+
+
+def test_a_round_reads_each_container_s_logs_once_and_cuts_every_tail_from_them(
+    shop: ShopStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live, suite = _live(shop)
+    run, captures = live.test(suite.checks, None, None, {})
+    facts = live.observe(run, suite.by_id(), captures)
+    reads: list[tuple[str, int]] = []
+    real = type(live.engine).logs
+
+    def counted(engine: Any, container_id: str, tail: int = 200, since_s: float | None = None) -> list[str]:
+        reads.append((container_id, tail))
+        return real(engine, container_id, tail, since_s)
+
+    monkeypatch.setattr(type(live.engine), "logs", counted)
+    fifty = facts.logs_of("catalog", 50)
+    assert facts.logs_of("catalog", 5) == fifty[-5:] and facts.logs_of("worker", 50) is not None
+    assert sorted(reads) == sorted((st.id, 200) for st in facts.containers.values())  # once each, all at once
+    assert facts.logs_of("catalog", 500) is not None and len(reads) == len(facts.containers) + 1  # longer: alone
