@@ -218,11 +218,11 @@ def settled(project: str) -> bool:
     return "unhealthy" not in out and "starting" not in out
 
 
-def reactions(box: Any, rounds: int, baseline: Path | None) -> dict[str, Any]:
+def reactions(box: Any, rounds: int, baseline: Path | None, debounces: tuple[float, ...] = (1, 0)) -> dict[str, Any]:
     """The interleaved rounds: by hand, then each watch once, per round."""
     raw = Raw(box.workdir, box.project, {})
     trees = [("", ROOT)] + ([("baseline ", baseline)] if baseline is not None else [])
-    kinds = [(f"{name}watch --debounce {d:g}", d, tree) for name, tree in trees for d in (1.0, 0.0)]
+    kinds = [(f"{name}watch --debounce {d:g}", d, tree) for name, tree in trees for d in debounces]
     figures: dict[str, Any] = {"load_before": [round(x, 1) for x in os.getloadavg()], "raw_s": []}
     for label, _, _ in kinds:
         figures[label] = []
@@ -265,8 +265,10 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="another remediator source tree, watched in the same rounds")
     parser.add_argument("--inventory", type=Path, help="a healthy sandbox's inventory to use as it is")
     parser.add_argument("--json", dest="json_out", type=Path, help="write the figures as JSON to this file")
+    parser.add_argument("--debounces", default="1,0", help="the --debounce values watched, comma-separated")
     parser.add_argument("--port-offset", type=int, default=32000)
     args = parser.parse_args()
+    debounces = tuple(float(d) for d in args.debounces.split(","))
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(ROOT))
@@ -275,7 +277,7 @@ def main() -> int:
     if args.inventory:
         box: Any = _Given(args.inventory.resolve())
         if not args.skip_reaction:
-            figures["reaction"] = reactions(box, args.rounds, baseline)
+            figures["reaction"] = reactions(box, args.rounds, baseline, debounces)
         if not args.reaction_only:
             figures["idle_cpu_share"] = idle(box, args.quiet)
             print(f"idle: {figures['idle_cpu_share']:.2%} of one core over {args.quiet:g} s with nothing to do")
@@ -289,7 +291,7 @@ def main() -> int:
                     time.sleep(2)
                 box.up()
             if not args.skip_reaction:
-                figures["reaction"] = reactions(box, args.rounds, baseline)
+                figures["reaction"] = reactions(box, args.rounds, baseline, debounces)
             if not args.reaction_only:
                 figures["idle_cpu_share"] = idle(box, args.quiet)
                 print(f"idle: {figures['idle_cpu_share']:.2%} of one core over {args.quiet:g} s with nothing to do")

@@ -201,6 +201,7 @@ class LiveStack:
         from .loader import load_inventory
 
         self.target = next(t for t in load_inventory(self.target.inventory).select(self.target.name))
+        self._facts = self._deep = None  # observed with the target as it was
         return self.target
 
     def act(self, action: Action, ctx: ActionContext, how: How = "apply") -> ActionResult:
