@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schedule, suitepatch
-from .actions import Action, ActionContext, build_action
+from .actions import Action, ActionContext, ActionResult, build_action
 from .diagnosis import Finding
 from .errors import UserError
 from .facts import Facts
@@ -18,7 +18,7 @@ from .measure import Meter
 from .model import Target
 from .outcomes import Step
 from .results import PASSED, Run
-from .stack import Stack
+from .stack import How, Stack
 
 _DEPENDENCY = re.compile(r"dependency failed to start: container (\S+) (?:is unhealthy|exited)")
 
@@ -33,6 +33,19 @@ def _fell(before: Run, after: Run, among: set[str]) -> list[str]:
     """Checks of ``among`` that passed before and do not now."""
     was = {r.id for r in before.results if r.status == PASSED and r.id in among}
     return sorted(r.id for r in after.results if r.id in was and r.status != PASSED)
+
+
+def _run(stack: Stack, action: Action, ctx: ActionContext, how: How = "apply") -> ActionResult:
+    """One action, whatever it raises turned into its ``failed`` result: an action that refuses half way
+    through a step (a template that raises, a value compose could not read back, both keys of a rename
+    set, a file it may not write) must not end the heal with the step's earlier edits left in place.
+    The step is then undone like any step whose action failed."""
+    try:
+        return stack.act(action, ctx, how)
+    except UserError as exc:
+        return ActionResult(action.name, "failed", str(exc))
+    except Exception as exc:
+        return ActionResult(action.name, "failed", f"internal error ({type(exc).__name__}): {exc}")
 
 
 def failed_dependency(message: str) -> str | None:
@@ -148,7 +161,7 @@ class Transaction:
         failed = ""
         for spec in schedule.merged_specs(findings, scope):
             action = build_action(spec, where=where)
-            result = self.stack.act(action, ctx)
+            result = _run(self.stack, action, ctx)
             for st in steps:
                 st.record(action.name, result.status, result.message, result.diff)
             if result.status == "failed":
@@ -183,7 +196,7 @@ class Transaction:
         """Run the finding's actions in order until one fails; record each."""
         done: list[Action] = []
         for action in actions_of(finding):
-            result = self.stack.act(action, ctx)
+            result = _run(self.stack, action, ctx)
             step.record(action.name, result.status, result.message, result.diff)
             done.append(action)
             if result.status == "failed":
@@ -209,13 +222,13 @@ class Transaction:
         config (nothing to re-run when nothing was edited)."""
         for action in reversed(done):
             if action.reversible:
-                res = self.stack.act(action, ctx, "rollback")
+                res = _run(self.stack, action, ctx, "rollback")
                 step.record(f"rollback {action.name}", res.status, res.message, res.diff)
         if not any(a.reversible for a in done):
             return
         for action in done:
             if action.name in schedule.COMPOSE or action.name == "wait_healthy":
-                res = self.stack.act(action, ctx)
+                res = _run(self.stack, action, ctx)
                 step.record(f"re-apply {action.name}", res.status, res.message)
 
     def fix_suite(self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str) -> Run:

@@ -86,6 +86,7 @@ class RecordedStack:
         self.flicker: dict[str, int] = {}  # check id -> how many more runs it fails whatever the world says
         self.starting_for: list[list[str]] = []  # what starting() answers, one item per call
         self.fail_actions: dict[str, str] = {}  # action name -> the message it fails with
+        self.raise_actions: dict[str, Exception] = {}  # action name -> what it raises when applied
         self.probe_answers: dict[str, bool] = {}
         self.cannot_simulate: dict[str, str] = {}  # action name -> why its inspection fails
 
@@ -174,6 +175,8 @@ class RecordedStack:
         w = self.world
         if how == "apply" and action.name in self.fail_actions:
             return ActionResult(action.name, "failed", self.fail_actions[action.name])
+        if how == "apply" and action.name in self.raise_actions:
+            raise self.raise_actions[action.name]
         if action.name == "env_set":
             key = args["key"]
             if how == "rollback":

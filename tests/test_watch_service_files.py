@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +190,46 @@ def test_init_writes_a_systemd_user_unit_for_the_existing_inventory(tmp_path: Pa
     assert text.rstrip().endswith("WantedBy=default.target") and f"wrote {unit}" in proc.stdout
     bad = remediate("init", str(tmp_path / "nope"), "--watch")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def _unit_fields(text: str) -> dict[str, str]:
+    return dict(ln.split("=", 1) for ln in text.splitlines() if "=" in ln and not ln.startswith("#"))
+
+
+@pytest.mark.engine
+def test_the_systemd_units_exec_start_runs_a_watch_that_heals_and_stops_on_its_kill_signal(tiny: TinyStack) -> None:
+    """No systemd manager runs here (PID 1 is not systemd), so this does what the manager would do with
+    the unit: run ExecStart, split by systemd's quoting (shlex for what shlex.join wrote), in
+    WorkingDirectory; wait for the watch to answer; break the stack; then send KillSignal and expect a
+    clean exit well within TimeoutStopSec."""
+    up = tiny.compose("up", "-d", "--wait", "--wait-timeout", "300")
+    assert up.returncode == 0, up.stderr
+    fields = _unit_fields(systemd_unit(tiny.inventory, "tiny", user=True, port=tiny.watch_port))
+    argv = shlex.split(fields["ExecStart"])
+    assert Path(argv[0]).is_file(), argv[0]  # the installed console script, not a module run
+    log = tiny.dir / "watch.log"  # a file, not a pipe nobody reads while the watch runs
+    with log.open("w") as sink:
+        watch = subprocess.Popen(argv, cwd=fields["WorkingDirectory"], stdout=sink, stderr=subprocess.STDOUT)
+    try:
+
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{tiny.watch_port}/healthz", timeout=2) as resp:
+                    return resp.status == 200
+            except OSError:
+                return False
+
+        assert wait_for(answers, timeout=120), "the unit's watch never answered /healthz"
+        web = tiny.container("web")
+        assert web is not None
+        subprocess.run(["docker", "stop", "-t", "1", web["Id"]], capture_output=True, check=True)
+        assert wait_for(lambda: tiny.state("web") == ("running", "healthy"), timeout=240)
+        watch.send_signal(getattr(signal, fields["KillSignal"]))
+        watch.wait(timeout=float(fields["TimeoutStopSec"]))
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+            watch.wait()
+    out = log.read_text()
+    assert watch.returncode in (0, -signal.SIGTERM), out  # systemd counts both as a clean stop
+    assert "Traceback" not in out, out
