@@ -210,38 +210,25 @@ class LiveStack:
 
 
 class _RoundLogs:
-    """The round's container logs, each container's read once: at the first question, the last
-    ``LINES`` lines of every container are read at once (a few threads), and each question's tail is
-    cut from them. A diagnosis of the sandbox asked 12-25 tails (5, 50 or 200 lines) one by one."""
+    """The round's container logs, each container's read at most once: at the first question about a
+    service, its last ``LINES`` lines, and each question's tail is cut from them. A diagnosis of the
+    sandbox asked 12-25 tails (5, 50 or 200 lines), each an engine call of its own."""
 
     LINES = 200  # the longest tail a leaf asks by default (conditions' ``logs``); longer ones are read alone
 
     def __init__(self, engine: Engine, containers: Mapping[str, ContainerState]) -> None:
         self.engine, self.containers = engine, containers
-        self._read: dict[str, list[str]] | None = None
-        self._long: dict[tuple[str, int], list[str]] = {}
-
-    def _lines(self, service: str, lines: int) -> list[str]:
-        st = self.containers.get(service)
-        return [MASKER.mask(line) for line in self.engine.logs(st.id, lines)] if st else []
+        self._read: dict[tuple[str, int], list[str]] = {}
 
     def tail(self, service: str, lines: int) -> list[str]:
         if lines <= 0:
             return []
-        if lines > self.LINES:
-            if (service, lines) not in self._long:
-                self._long[(service, lines)] = self._lines(service, lines)
-            return self._long[(service, lines)]
-        if self._read is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(4, thread_name_prefix="remediate-logs") as pool:
-                names = sorted(self.containers)
-                self._read = dict(zip(names, pool.map(lambda s: self._lines(s, self.LINES), names), strict=True))
-        found = self._read.get(service)
-        if found is None:  # a service without a container this round
-            found = self._read[service] = self._lines(service, self.LINES)
-        return found[-lines:]
+        size = max(lines, self.LINES)
+        if (service, size) not in self._read:
+            st = self.containers.get(service)
+            found = self.engine.logs(st.id, size) if st else []
+            self._read[(service, size)] = [MASKER.mask(line) for line in found]
+        return self._read[(service, size)][-lines:]
 
 
 class _Background:
