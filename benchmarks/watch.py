@@ -17,7 +17,13 @@ port offset 32000, torn down at the end, also on error or Ctrl-C):
    (``--no-events --interval 0.1``) on a one-service stack of its own (the sandbox's whole suite
    would take a quarter of an hour for as many); the ratio says whether it grows with cycles.
 
+The reaction rounds are interleaved: each round stops the service once by hand, then once under each
+watch (each debounce, and with ``--baseline DIR`` the same under another source tree of remediator,
+e.g. ``git archive`` of main), so every figure of a round meets the same load. ``--inventory`` uses a
+healthy sandbox that is already up; ``--reaction-only`` skips the idle and memory figures.
+
 Run by hand: .venv/bin/python benchmarks/watch.py [--rounds 3] [--cycles 1000] [--skip-reaction]
+             [--reaction-only] [--baseline DIR] [--inventory INV]
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heal import REMEDIATE, ROOT, Raw, Sandbox, private_sandbox, table
+from heal import REMEDIATE, ROOT, Raw, private_sandbox, table
 
 from remediator.backends.compose import _find_default as find_compose
 
@@ -49,9 +55,9 @@ SERVICE = "saga-orchestrator"
 class Watch:
     """``remediate watch --json`` as a child; its records are read as they come."""
 
-    def __init__(self, inventory: Path, *args: str) -> None:
+    def __init__(self, inventory: Path, *args: str, tree: Path = ROOT) -> None:
         argv = [*REMEDIATE, "watch", "--json", "-i", str(inventory), *args]
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(argv, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.records: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -95,7 +101,7 @@ def stop_service(raw: Raw, project: str) -> float:
     return time.perf_counter()
 
 
-def by_hand(box: Sandbox, raw: Raw, rounds: int) -> list[float]:
+def by_hand(box: Any, raw: Raw, rounds: int) -> list[float]:
     """Per round: stop the service, then ``compose up -d`` it and poll until healthy (no watch running)."""
     times = []
     for _ in range(rounds):
@@ -107,12 +113,14 @@ def by_hand(box: Sandbox, raw: Raw, rounds: int) -> list[float]:
     return times
 
 
-def reaction(box: Sandbox, raw: Raw, debounce: float, rounds: int) -> list[float]:
+def reaction(box: Any, raw: Raw, debounce: float, rounds: int, tree: Path = ROOT) -> list[float]:
     """Per round: the time from the stop to the watch's record of the healed cycle."""
     # --until 0.97: the suite's latency check fails on a loaded machine, and it is not what is measured here.
     watch = Watch(
-        box.inventory, "--until", "0.97", "--interval", "600", "--debounce", str(debounce), "--breaker-window", "1"
-    )
+        box.inventory,
+        "--until", "0.97", "--interval", "600", "--debounce", str(debounce), "--breaker-window", "1",
+        tree=tree,
+    )  # fmt: skip
     healed = []
     try:
         watch.next()  # the first cycle
@@ -129,7 +137,7 @@ def reaction(box: Sandbox, raw: Raw, debounce: float, rounds: int) -> list[float
     return healed
 
 
-def idle(box: Sandbox, quiet_s: float) -> float:
+def idle(box: Any, quiet_s: float) -> float:
     """The watch's CPU time over ``quiet_s`` with nothing to do, as a share of one core."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -210,43 +218,88 @@ def settled(project: str) -> bool:
     return "unhealthy" not in out and "starting" not in out
 
 
+def reactions(box: Any, rounds: int, baseline: Path | None, debounces: tuple[float, ...] = (1, 0)) -> dict[str, Any]:
+    """The interleaved rounds: by hand, then each watch once, per round."""
+    raw = Raw(box.workdir, box.project, {})
+    trees = [("", ROOT)] + ([("baseline ", baseline)] if baseline is not None else [])
+    kinds = [(f"{name}watch --debounce {d:g}", d, tree) for name, tree in trees for d in debounces]
+    figures: dict[str, Any] = {"load_before": [round(x, 1) for x in os.getloadavg()], "raw_s": []}
+    for label, _, _ in kinds:
+        figures[label] = []
+    for i in range(rounds):
+        figures["raw_s"] += by_hand(box, raw, 1)
+        for label, debounce, tree in kinds:
+            figures[label] += reaction(box, raw, debounce, 1, tree)
+        print(f"[watch-bench] round {i + 1}/{rounds}: by hand {figures['raw_s'][-1]:.2f} s, "
+              + ", ".join(f"{label} {figures[label][-1]:.2f} s" for label, _, _ in kinds), file=sys.stderr, flush=True)
+    figures["load_after"] = [round(x, 1) for x in os.getloadavg()]
+    med_r = sorted(figures["raw_s"])[rounds // 2]
+    rows = [["(by hand: compose up + wait)", " ".join(f"{x:.2f}" for x in figures["raw_s"]), "1.00x"]]
+    for label, _, _ in kinds:
+        healed = figures[label]
+        rows.append([label, " ".join(f"{x:.2f}" for x in healed), f"{sorted(healed)[rounds // 2] / med_r:.2f}x"])
+    print()
+    print(f"stop -> healed (s), each round; load average {figures['load_before']} -> {figures['load_after']}")
+    print(table(rows, ["who brings it back", "seconds, each round", "median / by hand"]))
+    return figures
+
+
+class _Given:
+    """A sandbox that is already up (``--inventory``), as ``reactions`` and ``idle`` use it."""
+
+    def __init__(self, inventory: Path) -> None:
+        from remediator.loader import load_inventory
+
+        target = load_inventory(inventory).select()[0]
+        assert target.compose is not None
+        self.inventory, self.workdir, self.project = inventory, Path(target.compose.directory), target.compose.project
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="stops per debounce setting")
     parser.add_argument("--cycles", type=int, default=1000, help="fast cycles for the memory figure")
     parser.add_argument("--quiet", type=float, default=30.0, help="seconds of idle watching measured")
     parser.add_argument("--skip-reaction", action="store_true", help="only the idle and memory figures")
+    parser.add_argument("--reaction-only", action="store_true", help="only the reaction figures")
+    parser.add_argument("--baseline", type=Path, help="another remediator source tree, watched in the same rounds")
+    parser.add_argument("--inventory", type=Path, help="a healthy sandbox's inventory to use as it is")
+    parser.add_argument("--json", dest="json_out", type=Path, help="write the figures as JSON to this file")
+    parser.add_argument("--debounces", default="1,0", help="the --debounce values watched, comma-separated")
     parser.add_argument("--port-offset", type=int, default=32000)
     args = parser.parse_args()
+    debounces = tuple(float(d) for d in args.debounces.split(","))
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(ROOT))
     figures: dict[str, Any] = {}
-    with private_sandbox("wbench", args.port_offset) as box:
-        try:
-            box.up()
-        except RuntimeError:  # postgres' first initdb can outlast its start_period on a loaded machine
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and not settled(box.project):
-                time.sleep(2)
-            box.up()
+    baseline = args.baseline.resolve() if args.baseline else None
+    if args.inventory:
+        box: Any = _Given(args.inventory.resolve())
         if not args.skip_reaction:
-            raw = Raw(box.workdir, box.project, {})
-            raw_s = by_hand(box, raw, args.rounds)
-            med_r = sorted(raw_s)[len(raw_s) // 2]
-            rows = [["(by hand: compose up + wait)", " ".join(f"{x:.2f}" for x in raw_s), "1.00x"]]
-            figures["raw_s"] = raw_s
-            for debounce in (1.0, 0.0):
-                healed = reaction(box, raw, debounce, args.rounds)
-                figures[f"watch_debounce_{debounce:g}_s"] = healed
-                med_w = sorted(healed)[len(healed) // 2]
-                each = " ".join(f"{x:.2f}" for x in healed)
-                rows.append([f"watch --debounce {debounce:g}", each, f"{med_w / med_r:.2f}x"])
-            print()
-            print("stop -> healthy again (s), each round")
-            print(table(rows, ["who brings it back", "seconds, each round", "median / by hand"]))
-        figures["idle_cpu_share"] = idle(box, args.quiet)
-        print(f"idle: {figures['idle_cpu_share']:.2%} of one core over {args.quiet:g} s with nothing to do")
+            figures["reaction"] = reactions(box, args.rounds, baseline, debounces)
+        if not args.reaction_only:
+            figures["idle_cpu_share"] = idle(box, args.quiet)
+            print(f"idle: {figures['idle_cpu_share']:.2%} of one core over {args.quiet:g} s with nothing to do")
+    else:
+        with private_sandbox("wbench", args.port_offset) as box:
+            try:
+                box.up()
+            except RuntimeError:  # postgres' first initdb can outlast its start_period on a loaded machine
+                deadline = time.monotonic() + 300
+                while time.monotonic() < deadline and not settled(box.project):
+                    time.sleep(2)
+                box.up()
+            if not args.skip_reaction:
+                figures["reaction"] = reactions(box, args.rounds, baseline, debounces)
+            if not args.reaction_only:
+                figures["idle_cpu_share"] = idle(box, args.quiet)
+                print(f"idle: {figures['idle_cpu_share']:.2%} of one core over {args.quiet:g} s with nothing to do")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(figures, indent=2) + "\n")
+    if args.reaction_only:
+        print(json.dumps(figures))
+        return 0
     mem = memory(args.cycles, args.port_offset + 9000)
     figures["memory"] = mem
     print(

@@ -34,10 +34,11 @@ class Meter:
     runs: int = 0
     _diagnosed: tuple[Run, bool, Facts, list[Finding], list[Diagnosis]] | None = None
 
-    def test(self, only: set[str] | None = None) -> Run:
-        """Run the checks (all, or ``only`` those, re-using the rest of the latest run)."""
+    def test(self, only: set[str] | None = None, deep: bool = False) -> Run:
+        """Run the checks (all, or ``only`` those, re-using the rest of the latest run). ``deep``: a deep
+        diagnosis of this run is likely to follow (the stack may read its part while the checks run)."""
         prior = self.run if only is not None else None
-        self.run, self.captures = self.stack.test(self.suite.checks, only, prior, self.captures)
+        self.run, self.captures = self.stack.test(self.suite.checks, only, prior, self.captures, deep=deep)
         self.whole = only is None
         self.runs += 1
         return self.run
@@ -48,14 +49,15 @@ class Meter:
             raise RuntimeError("nothing measured yet")
         return self.run
 
-    def start(self, run: Run | None = None) -> Run:
+    def start(self, run: Run | None = None, deep: bool = True) -> Run:
         """The first measurement: ``run`` when the caller just took one (``watch``), else a whole run
-        after the containers still starting have shown whether they are healthy."""
+        after the containers still starting have shown whether they are healthy. ``deep``: it will be
+        diagnosed deeply (``plan`` and ``apply`` do; a watch's scheduled cycle that finds all well does not)."""
         if run is not None:
             self.run, self.whole = run, True
             return run
         self.wait_settled()
-        return self.test()
+        return self.test(deep=deep)
 
     def wait_settled(self, limit_s: float = 90.0) -> None:
         """Wait (bounded) while a container of the project is still in its health start period: its
@@ -117,17 +119,24 @@ class Meter:
             clock.sleep(0.2)
 
     def settle(
-        self, only: set[str] | None, done: Callable[[Run], bool], deadline: float, settle_s: float, stable: bool = False
+        self,
+        only: set[str] | None,
+        done: Callable[[Run], bool],
+        deadline: float,
+        settle_s: float,
+        stable: bool = False,
+        deep: bool = False,
     ) -> tuple[Run, bool]:
         """Re-test ``only`` (None: every check) until ``done`` says the step has taken effect, or the
         settle time runs out: polling a partial run beats a fixed sleep, and a step that never takes
         effect costs at most ``settle_s``. ``stable``: the result must also be the same twice in a row
-        (a service without a healthcheck may answer a moment before it is really up, or after)."""
+        (a service without a healthcheck may answer a moment before it is really up, or after).
+        ``deep``: the run that settles is likely the final one, diagnosed deeply (``test``)."""
         clock = self.stack.clock
         end = min(deadline, clock.monotonic() + settle_s)
         last: list[tuple[str, str]] | None = None
         while True:
-            run = self.test(only)
+            run = self.test(only, deep=deep)
             seen = [(r.id, r.status) for r in run.results if only is None or r.id in only]
             effect = done(run)
             if (effect and (not stable or seen == last)) or clock.monotonic() >= end:

@@ -160,7 +160,7 @@ class Planner:
         # touched is ready: the latest run when it was whole and nothing acted since, else a new one.
         if not meter.whole:
             meter.wait_ready(touched, deadline + 60, 60)
-        final = run if meter.whole else meter.test()
+        final = run if meter.whole else meter.test(deep=True)
         if until is not None and final.rate < until <= run.rate:
             stop_reason += f"; the full re-run measured {final.rate:.1%}"
         fell = _fell(first, final)

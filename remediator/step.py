@@ -107,11 +107,16 @@ class Transaction:
             unchecked = meter.wait_ready(services, settle_end, self.settle_s)
             retest = None if whole else only
             run, step.verified = meter.settle(
-                retest, lambda r: verified(meter, finding, r), settle_end, self.settle_s, stable=bool(unchecked)
+                retest,
+                lambda r: verified(meter, finding, r),
+                settle_end,
+                self.settle_s,
+                stable=bool(unchecked),
+                deep=whole,
             )
             fell = _fell(before, run, only)
             if fell and step.verified:
-                run = meter.test(retest)  # once more before blaming the step
+                run = meter.test(retest, deep=whole)  # once more before blaming the step
                 step.verified, fell = verified(meter, finding, run), _fell(before, run, only)
             if step.verified and not fell:
                 step.status = "changed" if any(a["result"] == "changed" for a in step.actions) else "ok"
@@ -177,6 +182,7 @@ class Transaction:
             settle_end,
             self.settle_s,
             stable=bool(unchecked),
+            deep=whole,
         )
         for f, st in zip(findings, steps, strict=True):
             st.verified = verified(meter, f, run)

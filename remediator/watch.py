@@ -4,8 +4,10 @@ A cycle measures the whole suite; below the target it heals with the planner exa
 does (the same steps, verify, rollback and journal), starting from that measurement. Cycles run
 every ``interval_s`` and, sooner, when the engine reports that a container of the project exited,
 ran out of memory, was removed or turned unhealthy. A burst of such events (``compose stop`` of
-several services) makes one cycle after a short ``debounce_s``. Events that the cycle's own actions
-cause (a recreate stops and removes the old container) are dropped when the cycle ends.
+several services) makes one cycle after a short ``debounce_s``; the cycle's run starts at the burst's
+first event, beside the window, and is used only if no other event came while it ran or the window
+was open. Events that the cycle's own actions cause (a recreate stops and removes the old container)
+are dropped when the cycle ends.
 
 One planner lives as long as the watch, and so do its guards: a fix that keeps coming back trips
 the breaker within the guards' window instead of being applied again every cycle (Monit's "if 3
@@ -164,6 +166,7 @@ class Watcher:
         # emitted record and the journal already.
         self.cycles = self.healing_cycles = self.steps = 0
         self.last: dict[str, Any] = {}
+        self._premeasured: Run | None = None  # the next cycle's run, taken while its burst was gathered
 
     def stop(self, reason: str) -> None:
         """Stop after the cycle in progress (from a signal handler or another thread)."""
@@ -201,7 +204,8 @@ class Watcher:
         try:
             while trigger is not None:
                 number = self.cycles + 1
-                record = self.cycle(number, trigger)
+                premeasured, self._premeasured = self._premeasured, None
+                record = self.cycle(number, trigger, premeasured)
                 self.cycles, self.last = number, record
                 self.healing_cycles += bool(record.get("healed"))
                 self.steps += len(record.get("steps", ()))
@@ -238,22 +242,37 @@ class Watcher:
             reason = trigger_of(event) if event is not None else None
             if reason is None:
                 continue
-            return "; ".join(self._gather(feed, event))  # type: ignore[arg-type]  # not None: it has a reason
+            measuring = _Measuring(self.planner.meter) if self.options.debounce_s > 0 else None
+            reasons = self._gather(feed, event, measuring)  # type: ignore[arg-type]  # not None: it has a reason
+            self._premeasured = measuring.result() if measuring is not None else None
+            return "; ".join(reasons)
         return None
 
-    def _gather(self, feed: EventFeed | None, first: Mapping[str, Any]) -> list[str]:
+    def _gather(
+        self, feed: EventFeed | None, first: Mapping[str, Any], measuring: _Measuring | None = None
+    ) -> list[str]:
         """The reasons of the burst of events that began with ``first``, gathered for ``debounce_s``.
 
         A fixed window, not "until quiet": compose stops a recreated service's old container, then
         removes it, then starts the new one, and on a loaded machine those steps are seconds apart; a
         cycle started in between measures the gap, not the new container (tried: a 0.2 s quiet gap
         missed a recreated service's fault in the sandbox test).
+
+        ``measuring``: the cycle's run, begun at ``first``, while the window is open. Events are read on
+        until both the window and that run are over; one more event of the burst in that time and the
+        run is not used (the cycle measures again, after the window, as it would have without it). A
+        run that is used thus saw no relevant event from its start to its end and no later window end.
         """
         reasons = [trigger_of(first) or "an event"]
         end = time.monotonic() + self.options.debounce_s
-        while (left := end - time.monotonic()) > 0 and not self._stop.is_set():
-            more = feed.get(min(left, 0.5)) if feed is not None else None
+        while not self._stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0 and (measuring is None or measuring.done()):
+                break
+            more = feed.get(min(left, 0.5) if left > 0 else 0.05) if feed is not None else None
             extra = trigger_of(more) if more is not None else None
+            if extra and measuring is not None:
+                measuring.dirty = True
             if extra and extra not in reasons:
                 reasons.append(extra)
         return reasons
@@ -270,9 +289,10 @@ class Watcher:
             if reason not in reasons:
                 reasons.append(reason)
 
-    def cycle(self, number: int, trigger: str) -> dict[str, Any]:
-        """Measure; below the target, heal from that measurement. An unreachable engine after the first
-        cycle is recorded and waited out; on the first it ends the watch (exit 3)."""
+    def cycle(self, number: int, trigger: str, run: Run | None = None) -> dict[str, Any]:
+        """Measure (``run``: already measured, while the burst of events was gathered); below the target,
+        heal from that measurement. An unreachable engine after the first cycle is recorded and waited
+        out; on the first it ends the watch (exit 3)."""
         planner, opts = self.planner, self.options
         started = time.monotonic()
         record: dict[str, Any] = {
@@ -288,7 +308,8 @@ class Watcher:
             for key in guards.rearm():
                 self.notify(f"re-armed after {guards.rearm_s:g} s of quiet: {key}")
         try:
-            run = planner.meter.start()
+            # a cycle an event or a trigger started is likely to heal: its diagnosis is read beside the run
+            run = planner.meter.start(run, deep=trigger != "schedule")
             failing = [r.id for r in run.results if r.status in (FAILED, SKIPPED)]
             record.update(
                 rate_before=round(run.rate, 4), total=run.total, passed_before=run.passed, failing_before=failing
@@ -351,6 +372,31 @@ class Watcher:
                 "excluded": dict(self.planner.guards.excluded),
             }
         )
+
+
+class _Measuring:
+    """A cycle's whole run, taken in a thread of its own from the first event of a burst on: the debounce
+    window and the measurement overlap instead of adding up. ``dirty``: another event of the burst came
+    while it ran (or before the window closed); its run is then not used."""
+
+    def __init__(self, meter: Any) -> None:
+        self.dirty = False
+        self._run: Run | None = None
+        self._thread = threading.Thread(target=self._measure, args=(meter,), name="remediate-measure", daemon=True)
+        self._thread.start()
+
+    def _measure(self, meter: Any) -> None:
+        try:
+            self._run = meter.start(deep=True)
+        except Exception:  # the cycle measures again, where the error is recorded as it always was
+            self._run = None
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> Run | None:
+        self._thread.join()
+        return None if self.dirty else self._run
 
 
 def _counts(run: Run) -> dict[str, int]:

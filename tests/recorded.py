@@ -82,6 +82,7 @@ class RecordedStack:
         self.clock = clock or FakeClock()
         self.log: list[tuple[Any, ...]] = []
         self.tested: list[set[str] | None] = []
+        self.deep_asked: list[bool] = []  # per test(): was a deep observation of that run announced
         self.flicker: dict[str, int] = {}  # check id -> how many more runs it fails whatever the world says
         self.starting_for: list[list[str]] = []  # what starting() answers, one item per call
         self.fail_actions: dict[str, str] = {}  # action name -> the message it fails with
@@ -92,9 +93,10 @@ class RecordedStack:
     # -- measuring and observing -----------------------------------------------------------------
 
     def test(
-        self, checks: Any, only: set[str] | None, prior: Run | None, captures: Mapping[str, Any]
+        self, checks: Any, only: set[str] | None, prior: Run | None, captures: Mapping[str, Any], deep: bool = False
     ) -> tuple[Run, dict[str, Any]]:
         self.tested.append(None if only is None else set(only))
+        self.deep_asked.append(deep)
         reuse = prior.by_id() if prior is not None else {}
         results: dict[str, CheckResult] = {}
         for c in checks:

@@ -88,6 +88,28 @@ def test_a_step_predicted_to_reach_the_target_retests_everything_once(tmp_path: 
     assert result.test_runs == 2
 
 
+def test_the_runs_a_deep_diagnosis_follows_are_announced_and_partial_re_tests_are_not(
+    token_stack: RecordedStack, tmp_path: Path
+) -> None:
+    # the first run (deep diagnosis), a partial re-test (a shallow one at most), the final whole run (deep)
+    planner(token_stack, [entry("token", TOKEN_BAD, SET_GOOD)], tmp_path).apply(until=1.0)
+    assert token_stack.tested[0] is None and token_stack.tested[-1] is None and len(token_stack.tested) == 3
+    assert token_stack.deep_asked == [True, False, True]
+
+
+def test_a_whole_re_test_predicted_to_end_the_heal_is_announced_deep(tmp_path: Path) -> None:
+    stack = RecordedStack(World(env={"TOKEN": "bad"}), [check("api.call", token_ok), check("ui.page", lambda w: True)])
+    planner(stack, [entry("token", TOKEN_BAD, SET_GOOD)], tmp_path).apply(until=1.0)
+    assert stack.deep_asked == [True, True]
+
+
+def test_a_first_run_not_to_be_diagnosed_deeply_is_not_announced(token_stack: RecordedStack, tmp_path: Path) -> None:
+    meter = planner(token_stack, [], tmp_path).meter
+    meter.start(deep=False)
+    meter.start()
+    assert token_stack.deep_asked == [False, True]
+
+
 def test_without_until_apply_is_met_only_when_no_applicable_finding_is_left(tmp_path: Path) -> None:
     stack = RecordedStack(World(env={"TOKEN": "bad", "MODE": "x"}), [check("ui.page", lambda w: True)])
     stays = entry(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -401,8 +402,8 @@ def test_apply_waits_at_most_90_s_for_containers_still_starting(token_stack: Rec
 class CapturingStack(RecordedStack):
     """A recorded stack whose runs capture a value (as a register check captures a token)."""
 
-    def test(self, checks, only, prior, captures):  # type: ignore[no-untyped-def]
-        run, _ = super().test(checks, only, prior, captures)
+    def test(self, checks, only, prior, captures, deep=False):  # type: ignore[no-untyped-def]
+        run, _ = super().test(checks, only, prior, captures, deep)
         return run, {"token": "t-1"}
 
     def observe(self, run, checks, captures, deep=False):  # type: ignore[no-untyped-def]
@@ -488,3 +489,63 @@ def test_a_cooldown_is_zero_without_one_and_once_it_has_passed() -> None:
     assert guards.cooldown_left("k", 10) == 10.0
     clock.advance(25)
     assert guards.cooldown_left("k", 10) == 0.0
+
+
+def test_a_watch_cycle_an_event_started_announces_its_deep_diagnosis_a_scheduled_one_does_not(
+    tmp_path: Path,
+) -> None:
+    from remediator.watch import Watcher, WatchOptions
+
+    stack = RecordedStack(World(), [check("ui.page", lambda w: True)])
+    watcher = Watcher(planner(stack, [], tmp_path), WatchOptions(events=False), emit=lambda _r: None)
+    assert watcher.cycle(1, "schedule")["met"] and watcher.cycle(2, "saga-orchestrator exited (0)")["met"]
+    assert stack.deep_asked == [False, True]  # a scheduled cycle that finds all well reads nothing deep
+
+
+class _Feed:
+    """Engine events for ``Watcher._wait``: these, one per ``get``, then quiet."""
+
+    def __init__(self, *services: str) -> None:
+        self.events = [{"Action": "die", "Actor": {"Attributes": {"com.docker.compose.service": s}}} for s in services]
+
+    def get(self, timeout: float) -> dict[str, Any] | None:
+        if self.events:
+            return self.events.pop(0)
+        time.sleep(min(timeout, 0.05))
+        return None
+
+
+def test_a_cycle_s_run_is_taken_while_its_burst_is_gathered_and_used_when_no_more_events_came(
+    tmp_path: Path,
+) -> None:
+    from remediator.watch import Watcher, WatchOptions
+
+    stack = RecordedStack(World(), [check("ui.page", lambda w: True)])
+    watcher = Watcher(planner(stack, [], tmp_path), WatchOptions(debounce_s=0.3), emit=lambda _r: None)
+    trigger = watcher._wait(_Feed("saga"), time.monotonic() + 60, time.monotonic() + 60)  # type: ignore[arg-type]
+    assert trigger == "saga exited (?)"
+    premeasured, watcher._premeasured = watcher._premeasured, None
+    assert premeasured is not None and stack.tested == [None] and stack.deep_asked == [True]
+    record = watcher.cycle(1, trigger, premeasured)
+    assert record["met"] and stack.tested == [None]  # measured once, during the window
+
+
+def test_a_run_taken_during_a_burst_that_goes_on_is_not_used(tmp_path: Path) -> None:
+    from remediator.watch import Watcher, WatchOptions
+
+    stack = RecordedStack(World(), [check("ui.page", lambda w: True)])
+    watcher = Watcher(planner(stack, [], tmp_path), WatchOptions(debounce_s=0.3), emit=lambda _r: None)
+    trigger = watcher._wait(_Feed("saga", "api"), time.monotonic() + 60, time.monotonic() + 60)  # type: ignore[arg-type]
+    assert trigger == "saga exited (?); api exited (?)"
+    assert watcher._premeasured is None  # another event came while it ran: the cycle measures again
+    watcher.cycle(1, trigger, watcher._premeasured)
+    assert stack.tested == [None, None]
+
+
+def test_without_a_debounce_nothing_is_measured_before_the_cycle(tmp_path: Path) -> None:
+    from remediator.watch import Watcher, WatchOptions
+
+    stack = RecordedStack(World(), [check("ui.page", lambda w: True)])
+    watcher = Watcher(planner(stack, [], tmp_path), WatchOptions(debounce_s=0), emit=lambda _r: None)
+    assert watcher._wait(_Feed("saga"), time.monotonic() + 60, time.monotonic() + 60)  # type: ignore[arg-type]
+    assert watcher._premeasured is None and stack.tested == []

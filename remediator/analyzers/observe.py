@@ -4,21 +4,23 @@
 compose says while resolving (its warnings, or the error that stops it), what ``up`` would do
 (drift, from compose's own ``--dry-run``), when each volume was made, and which images are absent.
 Cost measured on the sandbox (12 services), on 2 cores at load 20-30: 1.7-4.9 s a call, most of it the
-four compose processes (``config``, and ``dry_run_up``'s dry run, config and ps); ``drift=False``
-skips the dry run on rounds that need no drift.
+four compose processes (``config``, and ``dry_run_up``'s dry run, config and ps); now two: the dry
+run is handed the resolved services and the container names this observation already read.
+``drift=False`` skips the dry run on rounds that need no drift.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..backends.compose import Compose
-from ..backends.engine import Engine
+from ..backends.compose import Compose, Proc
+from ..backends.engine import ContainerState, Engine
 from ..errors import UserError
 from ..secrets import MASKER
 
@@ -49,7 +51,20 @@ def _message(line: str) -> str:
 
 
 def observe(compose: Compose, engine: Engine, drift: bool = True) -> StackFacts:
-    """Ask compose and the engine once; nothing is changed (``--dry-run`` only)."""
+    """Ask compose and the engine once; nothing is changed (``--dry-run`` only). The dry run, mostly
+    waiting, runs in a thread beside the rest and is read last."""
+    dry: list[Proc] = []
+    runner = threading.Thread(target=lambda: dry.append(compose.dry_run()), name="remediate-dry-run", daemon=True)
+    if drift:
+        runner.start()
+    try:
+        return _observe(compose, engine, runner if drift else None, dry)
+    finally:
+        if drift:
+            runner.join()
+
+
+def _observe(compose: Compose, engine: Engine, runner: threading.Thread | None, dry: list[Proc]) -> StackFacts:
     proc = compose.run("config", "--format", "json", timeout=60)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     warnings = tuple(MASKER.mask(_message(line)) for line in lines if "level=warning" in line)
@@ -67,10 +82,14 @@ def observe(compose: Compose, engine: Engine, drift: bool = True) -> StackFacts:
         for name, cfg in services.items()
         if cfg.get("image") and not engine.has_image(cfg["image"])
     }
+    containers = engine.containers(compose.project.project)  # once: the dry run's names and the mounts
     plan: Mapping[str, str] = {}
-    if drift:
+    if runner is not None:
+        runner.join()
         try:
-            plan = compose.dry_run_up()
+            if not dry:  # the thread raised (no binary, no engine): ask again here, where it is reported
+                dry.append(compose.dry_run())
+            plan = compose.plan_of(dry[0], known=services, names={st.name: st.service for st in containers})
         except UserError:
             plan = {}  # a service that cannot be created (a missing image) fails the dry run too
     return StackFacts(
@@ -79,7 +98,7 @@ def observe(compose: Compose, engine: Engine, drift: bool = True) -> StackFacts:
         volumes=engine.volumes(compose.project.project),
         missing_images=missing,
         services=services,
-        missing_mounts=_missing_mounts(engine, compose) if _local(engine) else {},
+        missing_mounts=_missing_mounts(containers) if _local(engine) else {},
     )
 
 
@@ -89,9 +108,9 @@ def _local(engine: Engine) -> bool:
     return not engine.endpoint.context and (not host or host.startswith("unix://"))
 
 
-def _missing_mounts(engine: Engine, compose: Compose) -> dict[str, tuple[str, ...]]:
+def _missing_mounts(containers: list[ContainerState]) -> dict[str, tuple[str, ...]]:
     out = {}
-    for st in engine.containers(compose.project.project):
+    for st in containers:
         if st.state == "running":
             continue
         gone = tuple(m["source"] for m in st.mounts if m.get("type") == "bind" and not Path(m["source"]).exists())

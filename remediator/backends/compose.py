@@ -180,19 +180,39 @@ class Compose:
             raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
         return [json.loads(line) for line in proc.stdout.splitlines() if line.strip().startswith("{")]
 
-    def dry_run_up(self, services: list[str] | None = None, recreate: Recreate = "auto") -> dict[str, str]:
+    def dry_run_up(
+        self,
+        services: list[str] | None = None,
+        recreate: Recreate = "auto",
+        *,
+        known: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> dict[str, str]:
         """What ``up`` would do to each container, from compose's own ``--dry-run``.
 
         Returns {service: verb} with verb one of ``create``, ``recreate``, ``start``, ``running``.
-        Compose decides what changed (env files included); nothing is computed by hand.
+        Compose decides what changed (env files included); nothing is computed by hand. ``known`` (the
+        resolved services) and ``names`` (container name -> service) spare a ``config`` and a ``ps``
+        when the caller has just read them (each a compose process: 0.2-0.3 s on a loaded machine).
         """
-        proc = self.run("--dry-run", "up", "-d", *_recreate_flags(recreate), *(services or []), timeout=60)
+        return self.plan_of(self.dry_run(services, recreate), known=known, names=names)
+
+    def dry_run(self, services: list[str] | None = None, recreate: Recreate = "auto") -> Proc:
+        """``--dry-run up -d``, to be read by ``plan_of``. Most of its time is waiting (compose polls the
+        dependencies' health every 0.5 s, level by level: 1.3-1.8 s on the sandbox for 0.1 s of CPU), so
+        a caller may run it beside other work."""
+        return self.run("--dry-run", "up", "-d", *_recreate_flags(recreate), *(services or []), timeout=60)
+
+    def plan_of(
+        self, proc: Proc, *, known: dict[str, Any] | None = None, names: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """{service: verb} from a ``dry_run``'s output (see ``dry_run_up``)."""
         # the plan is printed before compose waits for dependencies: an unhealthy one fails the dry
         # run ("dependency failed to start") although every verb is known by then
         if not proc.ok and not _DRY.search(proc.stdout + proc.stderr):
             raise UserError(f"compose project {self.project.project}: {proc.error_line()}")
-        known = self.config().get("services", {})
-        names = {c["Name"]: c["Service"] for c in self.ps()}
+        known = self.config().get("services", {}) if known is None else known
+        names = {c["Name"]: c["Service"] for c in self.ps()} if names is None else dict(names)
         names.update({cfg["container_name"]: svc for svc, cfg in known.items() if cfg.get("container_name")})
         plan: dict[str, str] = {}
         for name, verb in _DRY.findall(proc.stdout + proc.stderr):
