@@ -383,8 +383,31 @@ def test_a_failed_step_starts_again_what_it_stopped(tmp_path: Path) -> None:
     assert step.status == "rolled back" and step.blocked_by == "p-db-1"
     assert "api" in stack.world.running and stack.world.env["TOKEN"] == "bad"  # as it was found
     assert ("start_as_before", ["api"]) in stack.log
+    assert {"action": "restore", "result": "changed", "message": "started api again", "diff": ""} in step.actions
     assert result.excluded["token"].startswith("waits for p-db-1")
     assert len(result.steps) == 1  # not retried blindly
+
+
+def test_a_service_the_step_stopped_and_that_will_not_start_again_is_named_in_the_reason(tmp_path: Path) -> None:
+    stack = RecordedStack(
+        World(env={"TOKEN": "bad"}, services=("api", "web"), running={"api", "web"}),
+        [check("api.call", lambda w: token_ok(w) and "api" in w.running)],
+    )
+
+    def act(action: Any, ctx: Any, how: str = "apply") -> Any:  # compose stops api and web, then fails
+        if action.name == "compose_up" and how == "apply":
+            stack.world.running -= {"api", "web"}
+            stack.world.unstartable.add("web")
+            from remediator.actions import ActionResult
+
+            return ActionResult("compose_up", "failed", "compose up failed")
+        return RecordedStack.act(stack, action, ctx, how)
+
+    stack.act = act  # type: ignore[method-assign]
+    e = entry("token", TOKEN_BAD, SET_GOOD, {"compose_up": {"services": ["api", "web"]}}, max_attempts=1)
+    step = planner(stack, [e], tmp_path).apply(until=1.0).steps[0]
+    assert step.reason == "compose_up: compose up failed; could not start api, web again: web did not start"
+    assert {"action": "restore", "result": "failed", "message": "web did not start", "diff": ""} in step.actions
 
 
 def test_apply_that_ends_lower_than_it_started_says_which_checks_fell(tmp_path: Path) -> None:
