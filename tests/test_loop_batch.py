@@ -4,6 +4,7 @@ the batch's re-test is, and what each step records."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,41 @@ def test_a_batch_predicted_to_reach_the_target_retests_everything(tmp_path: Path
     heal(stack, tmp_path, until=until)
     after_first = stack.tested[1]  # tested[0] is the run that found the cause
     assert (after_first is None) == whole, stack.tested
+
+
+def test_a_batch_is_announced_as_one_step_and_journalled_under_every_key(tmp_path: Path) -> None:
+    stack = two_down()
+    said: list[str] = []
+    down = entry("down", *DOWN, group_by=("service",), max_attempts=1)
+    target = Target(name="recorded", inventory=tmp_path / "inventory.yml", compose=None)
+    Planner(target, stack.suite, [down], stack=stack, notify=said.append).apply(until=1.0)
+    assert "step 1: down [down[service=a]] (and 1 more of the same kind, together)" in said
+    lines = (tmp_path / ".remediate" / "journal.jsonl").read_text().splitlines()
+    started = [json.loads(line) for line in lines if '"started"' in line]
+    assert [s["key"] for s in started] == ["down[service=a], down[service=b]"]
+
+
+def test_a_batch_never_takes_more_findings_than_the_steps_left(tmp_path: Path) -> None:
+    stack = RecordedStack(
+        World(services=("a", "b", "c")), [check(f"{s}.up", lambda w, s=s: s in w.running, service=s) for s in "abc"]
+    )
+    down = entry("down", *DOWN, group_by=("service",), max_attempts=1)
+    target = Target(name="recorded", inventory=tmp_path / "inventory.yml", compose=None)
+    result = Planner(target, stack.suite, [down], stack=stack).apply(until=1.0, max_steps=2)
+    assert len(result.steps) == 2
+    (call,) = [e for e in stack.log if e[:2] == ("apply", "compose_up")]
+    assert call[2]["services"] == ["a", "b"]
+
+
+def test_the_final_measurement_is_a_whole_run_after_a_partial_retest(tmp_path: Path) -> None:
+    stack = two_down(check("ext.broken", lambda w: False))
+    result = heal(stack, tmp_path)
+    assert stack.tested[1] is not None and stack.tested[-1] is None
+    assert result.final_rate == pytest.approx(2 / 3)
+
+
+def test_a_stack_already_at_the_target_is_met_with_no_step(tmp_path: Path) -> None:
+    stack = two_down()
+    stack.world.running |= {"a", "b"}
+    result = heal(stack, tmp_path, until=1.0)
+    assert result.met and result.steps == [] and result.initial_rate == result.final_rate == 1.0
