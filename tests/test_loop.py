@@ -350,10 +350,22 @@ def test_plan_and_apply_take_the_same_first_step(tmp_path: Path) -> None:
 def test_plan_shows_a_step_it_cannot_simulate_and_goes_on(tmp_path: Path) -> None:
     stack = RecordedStack(World(services=("api",)), [check("api.up", lambda w: "api" in w.running, service="api")])
     stack.cannot_simulate["compose_up"] = "dependency failed to start: container p-db-1 is unhealthy"
-    down = entry("down", {"container": {"state": "exited"}}, {"compose_up": {"services": ["api"]}})
+    down = entry(
+        "down",
+        {"container": {"state": "exited"}},
+        {"compose_up": {"services": ["api"]}},
+        {"wait_healthy": {"services": ["api"], "timeout": 30}},
+    )
     plan = planner(stack, [down], tmp_path).plan()
-    [item] = plan.steps[0].actions
-    assert item["simulated"] is False and item["summary"].startswith("not simulated: dependency failed")
+    item, after = plan.steps[0].actions
+    assert item == {
+        "action": "compose_up",
+        "would_change": True,
+        "summary": "not simulated: dependency failed to start: container p-db-1 is unhealthy",
+        "diff": "",
+        "simulated": False,
+    }
+    assert after["action"] == "wait_healthy"  # the actions after it are still inspected
     assert plan.to_json()["steps"][0]["predicted_rate"] == 1.0
 
 
