@@ -126,3 +126,20 @@ def test_a_stack_already_at_the_target_is_met_with_no_step(tmp_path: Path) -> No
     stack.world.running |= {"a", "b"}
     result = heal(stack, tmp_path, until=1.0)
     assert result.met and result.steps == [] and result.initial_rate == result.final_rate == 1.0
+
+
+def test_in_a_batch_a_service_that_exits_again_fails_its_own_step_only(tmp_path: Path) -> None:
+    stack = two_down()
+
+    def act(action: Any, ctx: Any, how: str = "apply") -> Any:  # b starts, then crashes at once
+        result = RecordedStack.act(stack, action, ctx, how)
+        stack.world.running.discard("b")
+        return result
+
+    stack.act = act  # type: ignore[method-assign]
+    result = heal(stack, tmp_path)
+    assert [(s.finding.key, s.status, s.verified, s.reason) for s in result.steps] == [
+        ("down[service=a]", "changed", True, ""),
+        ("down[service=b]", "failed", False, "the step did not take effect: the finding still matches"),
+    ]
+    assert result.final_rate == 0.5
