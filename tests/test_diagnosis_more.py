@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from remediator.analyzers.base import Diagnosis
 from remediator.backends.engine import ContainerState
-from remediator.diagnosis import Evaluator, Match, diagnose
+from remediator.diagnosis import Evaluator, Match, diagnose, unexplained
 from remediator.facts import Facts, RecordedLogs
 from remediator.model import Check, DiagnosticProbe, Entry
 from remediator.probes import Outcome
@@ -435,10 +436,18 @@ def test_probe_leaf_renders_the_expectation_too() -> None:
     assert runner.calls == [({"kind": "http", "url": "http://h/bad"}, {"body": "api"})]
 
 
-@pytest.mark.parametrize("cond", [{"state": "exited"}, {"health": "unhealthy"}, {"restarts": 5}, {"exit_code_not": 0}])
+@pytest.mark.parametrize(
+    "cond", [{"state": "exited"}, {"health": "unhealthy"}, {"restarts": 5}, {"exit_code_not": 0}, {"exit_code": 2}]
+)
 def test_container_leaf_looks_past_a_container_that_fails_its_filter(cond: dict[str, Any]) -> None:
     f = facts([], containers={"a": state("a"), "b": state("b", "exited", "unhealthy", exit_code=2, restart_count=5)})
     assert bound(f, {"container": cond}, "service") == ["b"]
+
+
+def test_container_leaf_exit_code_is_of_a_container_that_stopped_not_of_a_running_one() -> None:
+    f = facts([], containers={"a": state("a", exit_code=0), "b": state("b", "exited", "none", exit_code=0)})
+    assert bound(f, {"container": {"exit_code": 0}}, "service") == ["b"]
+    assert bound(f, {"container": {"exit_code": [1, 0]}}, "service") == ["b"]
 
 
 # failing checks in this order: a container check, a logs check, then the two http ones, the match last
@@ -479,3 +488,120 @@ def test_check_leaf_binds_the_service_of_container_and_logs_checks_and_shows_the
         "check": "db.up", "result": FAILED, "reason": "", "state": "exited", "health": "none",
         "statuses": ["exited"], "url": "u",
     }  # fmt: skip
+
+
+# -- what is left unexplained -----------------------------------------------------------------------------
+
+LOGGED = [f"api line {i}" for i in range(7)]
+
+
+def test_an_unexplained_check_shows_what_it_saw_who_answered_and_its_service_s_last_log_lines() -> None:
+    checks = [http("api.call", "http://127.0.0.1:8000/call"), http("ext.ping", "http://10.0.0.1/ping")]
+    seen = {"status": 502, "error": "bad gateway", "state": "exited", "health": "unhealthy",
+            "headers": {"x-service": "edge-proxy"}, "body": "b" * 200, "url": "http://127.0.0.1:8000/call"}  # fmt: skip
+    f = facts(
+        checks,
+        {"api.call": (FAILED, "status 502, expected 200", seen), "ext.ping": (FAILED, "timed out", {"body": ""})},
+        services={"api": {"ports": [{"published": "8000", "target": 8000}]}},
+        logs=RecordedLogs({"api": LOGGED}),
+    )
+    assert unexplained(f, []) == [
+        {"check": "api.call", "status": FAILED, "reason": "status 502, expected 200", "http_status": 502,
+         "error": "bad gateway", "state": "exited", "health": "unhealthy", "producer": "edge-proxy",
+         "body": "b" * 160, "service": "api", "last_log_lines": LOGGED[-5:]},
+        {"check": "ext.ping", "status": FAILED, "reason": "timed out", "body": ""},  # no service, nobody answered
+    ]  # fmt: skip
+
+
+# in this order: what an analyzer explains, what requires it (skipped, then failed on its own), a stopped
+# service's checks, then a failure nobody explains and what it blocks
+COVERAGE = [
+    probe_check("db.up", "container", "db"),
+    http("db.query", "http://x/q", ("db.up",)),
+    http("db.report", "http://x/r", ("db.up",)),
+    probe_check("api.up", "container", "api"),
+    http("api.call", "http://x/c", ("api.up",)),
+    http("ext.x", "http://x/x"),
+    http("web.y", "http://x/y", ("ext.x",)),
+    http("web.ok", "http://x/ok"),
+]
+COVERAGE_RESULTS = {
+    "db.up": (FAILED, "exited", {}),
+    "db.query": (SKIPPED, "requires db.up failed", {}),
+    "db.report": (FAILED, "status 500", {}),
+    "api.up": (FAILED, "exited", {}),
+    "api.call": (SKIPPED, "requires api.up failed", {}),
+    "ext.x": (FAILED, "refused", {}),
+    "web.y": (SKIPPED, "requires ext.x failed", {}),
+}
+DB_DOWN = Diagnosis("exit-code", "db", "service", "db exited", "", "", "high", explains=frozenset({"db.up"}))
+
+
+def test_unexplained_leaves_out_what_a_finding_or_an_analyzer_explains_and_skips_they_cause() -> None:
+    f = facts(
+        COVERAGE,
+        COVERAGE_RESULTS,
+        containers={"api": state("api", "exited", "none"), "db": state("db")},
+        services={"api": {}, "db": {}},
+    )
+    stopped = Entry(id="down", name="down", when={"container": {"state": "exited"}})
+    findings = diagnose([stopped], f, Evaluator(f, Probes()))
+    assert [fi.checks for fi in findings] == [frozenset()]  # the stopped service's finding names no check
+    # db.query is skipped for a cause the analyzer explains; db.report failed on its own: still listed
+    assert [u["check"] for u in unexplained(f, findings, [DB_DOWN])] == ["db.report", "ext.x", "web.y"]
+    assert [u["check"] for u in unexplained(f, findings)] == ["db.up", "db.query", "db.report", "ext.x", "web.y"]
+    assert [u["check"] for u in unexplained(f, [], [DB_DOWN])] == ["db.report", "api.up", "api.call", "ext.x", "web.y"]
+
+
+# -- analysis leaf ----------------------------------------------------------------------------------------
+
+ANALYSED = [
+    Diagnosis("exit-code", "mcp", "service", "mcp cannot start its server", "", "", "high",
+              explains=frozenset({"mcp.up", "mcp.call"}), signature="missing-binary"),
+    Diagnosis("variables", "API_KEY", "variable", "API_KEY is unset", "", "", "medium", signature="unset"),
+    Diagnosis("exit-code", "worker", "service", "worker was killed", "", "", "low", signature="oom"),
+]  # fmt: skip
+
+
+class Analysed(Evaluator):
+    """An evaluator whose built-in analyzers said ``ANALYSED`` (recorded, as a deep look would)."""
+
+    def analysis(self) -> list[Any]:
+        return list(ANALYSED)
+
+
+def analysed(cond: Mapping[str, Any]) -> list[Match]:
+    return Analysed(facts([]), Probes()).evaluate(NO_ENTRY, {"analysis": cond}, Match())
+
+
+@pytest.mark.parametrize(
+    ("cond", "want"),
+    [
+        ({}, ["mcp", "API_KEY", "worker"]),
+        ({"analyzer": "variables"}, ["API_KEY"]),
+        ({"analyzer": "exit-*"}, ["mcp", "worker"]),
+        ({"signature": "oom"}, ["worker"]),
+        ({"signature": ["unset", "oom"]}, ["API_KEY", "worker"]),
+        ({"subject": "worker"}, ["worker"]),
+        ({"subject": "API_*"}, ["API_KEY"]),
+        ({"confidence": "low"}, ["worker"]),
+        ({"confidence": ["medium", "low"]}, ["API_KEY", "worker"]),
+        ({"analyzer": "exit-code", "confidence": "low"}, ["worker"]),
+        ({"analyzer": "exit-code", "signature": "unset"}, []),
+        ({"analyzer": "variables", "subject": "mcp"}, []),
+    ],
+)
+def test_analysis_leaf_matches_each_diagnosis_that_passes_all_its_filters(
+    cond: dict[str, Any], want: list[str]
+) -> None:
+    assert [next(iter(m.vars.values())) for m in analysed(cond)] == want
+
+
+def test_analysis_leaf_binds_the_subject_by_its_kind_and_takes_what_the_analyzer_explains() -> None:
+    mcp, key, _ = analysed({})
+    assert mcp.vars == {"service": "mcp"} and key.vars == {"variable": "API_KEY"}
+    assert mcp.checks == frozenset({"mcp.up", "mcp.call"}) and key.checks == frozenset()
+    assert mcp.evidence == (
+        {"analyzer": "exit-code", "title": "mcp cannot start its server", "confidence": "high",
+         "signature": "missing-binary"},
+    )  # fmt: skip
