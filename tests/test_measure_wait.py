@@ -3,11 +3,13 @@ what, what it says while waiting, and what it leaves for the checks to confirm."
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from remediator.measure import Meter
 
-from .recorded import RecordedStack, World
+from .recorded import RecordedStack, World, check
 
 
 class Starting(RecordedStack):
@@ -65,3 +67,44 @@ def test_a_service_that_is_not_running_is_not_waited_for(why: str) -> None:
 def test_nothing_to_wait_for_asks_nothing() -> None:
     stack = Starting([{"a": "health: starting"}], healthchecked=set())
     assert meter(stack, []).wait_ready(set(), deadline=1e9, limit_s=60) == set() and stack.calls == 0
+
+
+class Observed(RecordedStack):
+    """Counts the observations the meter asks for, and how deep each was."""
+
+    def __init__(self) -> None:
+        super().__init__(World(services=("a",)), [check("a.up", lambda w: "a" in w.running, service="a")])
+        self.observed: list[bool] = []
+
+    def observe(self, run: Any, checks: Any, captures: Any, deep: bool = False) -> Any:
+        self.observed.append(deep)
+        return super().observe(run, checks, captures, deep)
+
+
+@pytest.mark.parametrize(
+    ("asks", "observed"),
+    [
+        ([False, False], [False]),  # one run, one observation
+        ([True, False], [True]),  # a deep one serves a shallow ask
+        ([False, True], [False, True]),  # a shallow one does not serve a deep ask
+        ([True, True], [True]),
+    ],
+)
+def test_a_run_is_observed_once_unless_a_deeper_look_is_asked_for(asks: list[bool], observed: list[bool]) -> None:
+    stack = Observed()
+    m = meter(stack, [])
+    m.test()
+    for deep in asks:
+        m.diagnosis(deep=deep)
+    assert stack.observed == observed
+
+
+def test_a_new_run_is_observed_afresh_and_the_analysis_is_empty_before_a_deep_look() -> None:
+    stack = Observed()
+    m = meter(stack, [])
+    m.test()
+    m.diagnosis()
+    assert m.analysis() == []
+    m.test()
+    facts, _ = m.diagnosis()
+    assert stack.observed == [False, False] and facts.run is m.measured()
