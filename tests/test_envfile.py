@@ -353,7 +353,6 @@ def test_parse_locates_each_statement_its_name_value_and_line_break() -> None:
 
 
 ENDS_OF_FILE = {
-    "a key alone": ("A=1\nBARE", {"A": "1"}),
     "an empty value": ("A=", {"A": ""}),
     "an empty value after spaces": ("A= ", {"A": ""}),
     "a comment": ("A=1\n# last", {"A": "1"}),
@@ -367,6 +366,7 @@ def test_a_file_may_end_anywhere_without_a_line_break(text: str, want: dict[str,
 
 
 def test_a_key_alone_takes_the_environment_s_value_or_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert envfile.keys("A=1\nBARE") == ["A", "BARE"]  # also last, with no line break (compose-go: {"": "BARE"})
     text = "A\nB=${X}\nC\nD=4\n"
     assert envfile.values(text, environ={"A": "a", "X": "x"}) == {"A": "a", "B": "x", "D": "4"}
     monkeypatch.delenv("A", raising=False)
