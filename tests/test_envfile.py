@@ -326,7 +326,10 @@ INTERPOLATION = {
     "$X and ${X}, an unset one empty": ("B=$A$A_x${A}y|$U|${U}\n", "11y||"),
     "$$ is a dollar": ("B=$$A|a$$\n", "$A|a$"),
     ":- when unset or empty, - when unset": ("B=${A:-d}|${U:-d}|${E:-d}|${E-d}|${U-d}|${A-d}|${U:-}\n", "1|d|d||d|1|"),
-    ":+ when set and not empty, + when set": ("B=${A:+s}|${U:+s}|${E:+s}|${E+s}|${U+s}|${A+s}|${U:+}\n", "s|||s||s|"),
+    ":+ when set and not empty, + when set": (
+        "B=${A:+s}|${U:+s}|${E:+s}|${E+s}|${U+s}|${A+s}|${U:+}|${A:+}|${A+}\n",
+        "s|||s||s|||",
+    ),
     "a default or alternative is interpolated itself": ("B=${U:-$A}|${A:+<$A>}|${U-$$}|${A+$A}\n", "1|<1>|$|1"),
     "? and :? give the value when there is one": ("B=${A?err}|${A:?e}|${E?e}\n", "1|1|"),
 }
@@ -416,6 +419,24 @@ def test_a_file_compose_refuses_is_reported_at_line_and_column(text: str, line: 
 )
 def test_every_reader_and_editor_names_the_file_in_its_errors(call) -> None:
     with pytest.raises(envfile.EnvFileError, match=r"^\.env:1:2: unexpected character '!'"):
+        call("A!=1\n")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        envfile.parse,
+        envfile.values,
+        lambda t: envfile.get(t, "A"),
+        envfile.keys,
+        lambda t: envfile.set_key(t, "A", "1"),
+        lambda t: envfile.unset_key(t, "A"),
+        lambda t: envfile.rename_key(t, "A", "Z"),
+    ],
+    ids=["parse", "values", "get", "keys", "set_key", "unset_key", "rename_key"],
+)
+def test_a_file_not_named_is_called_env_file_in_errors(call) -> None:
+    with pytest.raises(envfile.EnvFileError, match=r"^env file:1:2: unexpected character '!'"):
         call("A!=1\n")
 
 
