@@ -382,6 +382,7 @@ def test_a_key_alone_takes_the_environment_s_value_or_is_absent(monkeypatch: pyt
 ERRORS = {
     "a character no name may hold": ("A=1\n  B!C=2\n", 2, 4, "unexpected character '!' in a variable name"),
     "a separator with no name": ("A=1\n\n  =x\n", 3, 3, "a variable name is missing before '=' or ':'"),
+    "export and nothing after it": ("A=1\nexport ", 2, 8, "a variable name is missing before '=' or ':'"),
     "a space inside a name": ("A=1\nexport  B C=2\n", 2, 9, "a variable name cannot contain a space: 'B C'"),
     "a no-break space inside a name": ("B\xa0C=1\n", 1, 1, "a variable name cannot contain a space: 'B\\xa0C'"),
     "a quote never closed, at its opening": (
