@@ -472,6 +472,14 @@ def test_setting_a_key_alone_gives_it_a_separator_and_keeps_its_line() -> None:
     assert envfile.set_key("A=1\nexport BARE \t\nC=3", "BARE", "x") == "A=1\nexport BARE=x\nC=3"
 
 
+@pytest.mark.parametrize(
+    ("line", "written"),
+    [("K=Xold\n", "K=new\n"), ("K='Xold'\n", "K='new'\n"), ('K="Xold"\n', 'K="new"\n'), ("K=\n", "K=new\n")],
+)
+def test_set_key_writes_in_the_old_value_s_quoting_style(line: str, written: str) -> None:
+    assert envfile.set_key(line, "K", "new") == written
+
+
 def test_edits_keep_the_file_s_comments_whole() -> None:
     assert envfile.set_key("# only a comment", "A", "1") == "# only a comment\nA=1\n"
     assert envfile.unset_key("# c\nA='x' # about A\nB=2\n", "A") == "# c\nB=2\n"
