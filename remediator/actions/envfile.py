@@ -116,6 +116,7 @@ def parse(text: str, where: str = "env file") -> list[Binding]:
                 line, col = _position(text, i)
                 raise EnvFileError(where, line, col, f"unexpected character {text[i]!r} in a variable name")
             i += 1
+        # equivalent mutant: rstrip(None): the name holds only key characters and _SPACE, all whitespace
         key = text[name_start:i].rstrip(_SPACE)
         if not key:
             line, col = _position(text, name_start)
