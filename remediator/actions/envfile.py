@@ -121,6 +121,7 @@ def parse(text: str, where: str = "env file") -> list[Binding]:
         if not key:
             line, col = _position(text, name_start)
             raise EnvFileError(where, line, col, "a variable name is missing before '=' or ':'")
+        # equivalent mutant: a changed `" " in key` test: " " is in _SPACE, so the any() after it sees it too
         if " " in key or any(_is_space(c) for c in key):
             line, col = _position(text, name_start)
             raise EnvFileError(where, line, col, f"a variable name cannot contain a space: {key!r}")
