@@ -289,6 +289,7 @@ READS_AS_COMPOSE_DOES = {
     "export then tabs or a vertical tab before the key": ("export\tB=1\nexport \vA=1\n", {"B": "1", "A": "1"}),
     "key characters: letters, digits, _ . - [ ]": ("a.b-c[0]=1\nK2é=2\n", {"a.b-c[0]": "1", "K2é": "2"}),
     # unquoted values
+    "only ' and \" open a quote": ("B=Xy # c\nC=a'b\n", {"B": "Xy", "C": "a'b"}),
     "unquoted: cut at ' #', a '#' inside stays": ("A=x #y\nB=x#y\nC= \n", {"A": "x", "B": "x#y", "C": ""}),
     "unquoted: trailing spaces trimmed, \\x1c is no space": ("A=x \t\nB=x\x1c\n", {"A": "x", "B": "x\x1c"}),
     # quoted values and what follows them on the line

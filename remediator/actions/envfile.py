@@ -206,6 +206,7 @@ def _interpolate(value: str, scope: Mapping[str, str]) -> str:
         if m.group(1):
             return "$"
         if m.group(3):
+            # equivalent mutant: no default (None): re.sub takes a None replacement as ""
             return scope.get(m.group(3), "")
         braced = _BRACED.fullmatch(m.group(2))
         if not braced:
