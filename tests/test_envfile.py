@@ -12,6 +12,7 @@ import pytest
 
 from remediator.actions import ActionContext, build_action, envfile
 from remediator.backends import files
+from remediator.errors import UserError
 from remediator.model import ComposeProject, Target
 
 ORIGINAL = textwrap.dedent(
@@ -277,3 +278,210 @@ def test_compose_reads_back_every_value_written(new: list[str], styles: list[str
     assert envfile.values(text, environ={}) == want
     assert compose_reads(text) == want, text
     assert text.count("# keep me") == sum(s is not None for s in styles)
+
+
+# --- compose's rules, pinned as tables (each expected value read from compose itself) ------------
+
+READS_AS_COMPOSE_DOES = {
+    # statements, comments and separators
+    "comment lines, indented or not, between bindings": ("A=1\n#c\n  # d\n\tB=2\n", {"A": "1", "B": "2"}),
+    "KEY: value and KEY = value": ("A:1\nB : 2\nC =3\n", {"A": "1", "B": "2", "C": "3"}),
+    "export then tabs or a vertical tab before the key": ("export\tB=1\nexport \vA=1\n", {"B": "1", "A": "1"}),
+    "key characters: letters, digits, _ . - [ ]": ("a.b-c[0]=1\nK2é=2\n", {"a.b-c[0]": "1", "K2é": "2"}),
+    # unquoted values
+    "only ' and \" open a quote": ("B=Xy # c\nC=a'b\n", {"B": "Xy", "C": "a'b"}),
+    "unquoted: cut at ' #', a '#' inside stays": ("A=x #y\nB=x#y\nC= \n", {"A": "x", "B": "x#y", "C": ""}),
+    "unquoted: trailing spaces trimmed, \\x1c is no space": ("A=x \t\nB=x\x1c\n", {"A": "x", "B": "x\x1c"}),
+    # quoted values and what follows them on the line
+    "a comment after a closing quote": ("A=\"x\"  # c\nB='y'\t#c\nC=3\n", {"A": "x", "B": "y", "C": "3"}),
+    "a quoted value ends its line": ("A='x'\nB=2\n", {"A": "x", "B": "2"}),
+    "single quotes keep backslashes but for the quote": ("Q='a\\'b\\n'\n", {"Q": "a'b\\n"}),
+    "double quotes keep a backslash before a single quote": ('Q="a\\\'b"\n', {"Q": "a\\'b"}),
+}
+
+
+@pytest.mark.parametrize(("text", "want"), READS_AS_COMPOSE_DOES.values(), ids=READS_AS_COMPOSE_DOES.keys())
+def test_values_follow_compose_s_statement_and_quoting_rules(text: str, want: dict[str, str]) -> None:
+    assert envfile.values(text, environ={}) == want
+
+
+DOUBLE_QUOTED_ESCAPES = {
+    "Go's letter escapes; \\c stays as written": (
+        '"\\a|\\b|\\c|\\f|\\n|\\r|\\t|\\v|\\$|\\"|\\\\"',
+        '\a|\b|\\c|\f|\n|\r|\t|\v|$|"|\\',
+    ),
+    "\\0ddd is an octal byte below 256, else the 0 is dropped": (
+        '"\\0101|\\0400|\\0377|\\08|\\0|\\01234|\\0777"',
+        "A|\\400|\xff|\\8|\\|S4|\\777",
+    ),
+    "\\$ is a literal dollar, never a variable": ('"\\$A|\\${A}|x\\$"', "$A|${A}|x$"),
+}
+
+
+@pytest.mark.parametrize(("raw", "want"), DOUBLE_QUOTED_ESCAPES.values(), ids=DOUBLE_QUOTED_ESCAPES.keys())
+def test_double_quotes_turn_escapes_into_the_characters_they_name(raw: str, want: str) -> None:
+    assert envfile.values(f"E={raw}\n", environ={"A": "set"}) == {"E": want}
+
+
+INTERPOLATION = {
+    "$X and ${X}, an unset one empty": ("B=$A$A_x${A}y|$U|${U}\n", "11y||"),
+    "$$ is a dollar": ("B=$$A|a$$\n", "$A|a$"),
+    ":- when unset or empty, - when unset": ("B=${A:-d}|${U:-d}|${E:-d}|${E-d}|${U-d}|${A-d}|${U:-}\n", "1|d|d||d|1|"),
+    ":+ when set and not empty, + when set": (
+        "B=${A:+s}|${U:+s}|${E:+s}|${E+s}|${U+s}|${A+s}|${U:+}|${A:+}|${A+}\n",
+        "s|||s||s|||",
+    ),
+    "a default or alternative is interpolated itself": ("B=${U:-$A}|${A:+<$A>}|${U-$$}|${A+$A}\n", "1|<1>|$|1"),
+    "? and :? give the value when there is one": ("B=${A?err}|${A:?e}|${E?e}\n", "1|1|"),
+}
+
+
+@pytest.mark.parametrize(("line", "want"), INTERPOLATION.values(), ids=INTERPOLATION.keys())
+def test_unquoted_and_double_quoted_values_are_interpolated(line: str, want: str) -> None:
+    assert envfile.values("E=\nA=1\n" + line, environ={})["B"] == want
+    key, _, value = line.rstrip("\n").partition("=")
+    quoted = '"' + value + '"'  # double quotes interpolate just the same
+    assert envfile.values(f"E=\nA=1\n{key}={quoted}\n", environ={})["B"] == want
+    assert envfile.values(f"E=\nA=1\n{key}='{value}'\n", environ={})["B"] == value  # single quotes do not
+
+
+def test_parse_locates_each_statement_its_name_value_and_line_break() -> None:
+    B = envfile.Binding
+    assert envfile.parse('export  A=1 # c\n  BARE  \nQ = "x"  # q\nZ') == [
+        B("A", start=0, key_start=0, name_start=8, value_start=10, value_end=11, end=16, raw="1"),
+        B("BARE", start=16, key_start=18, name_start=18, value_start=24, value_end=24, end=25, raw="", inherited=True),
+        B("Q", start=25, key_start=25, name_start=25, value_start=29, value_end=32, end=38, raw='"x"'),
+        B("Z", start=38, key_start=38, name_start=38, value_start=39, value_end=39, end=39, raw="", inherited=True),
+    ]
+    assert envfile.parse('A="\n"\n') == [B("A", 0, 0, 0, value_start=2, value_end=5, end=6, raw='"\n"')]
+
+
+ENDS_OF_FILE = {
+    "an empty value": ("A=", {"A": ""}),
+    "an empty value after spaces": ("A= ", {"A": ""}),
+    "a comment": ("A=1\n# last", {"A": "1"}),
+    "a quoted value": ("A='x'", {"A": "x"}),
+}
+
+
+@pytest.mark.parametrize(("text", "want"), ENDS_OF_FILE.values(), ids=ENDS_OF_FILE.keys())
+def test_a_file_may_end_anywhere_without_a_line_break(text: str, want: dict[str, str]) -> None:
+    assert envfile.values(text, environ={}) == want
+
+
+def test_a_key_alone_takes_the_environment_s_value_or_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert envfile.keys("A=1\nBARE") == ["A", "BARE"]  # also last, with no line break (compose-go: {"": "BARE"})
+    text = "A\nB=${X}\nC\nD=4\n"
+    assert envfile.values(text, environ={"A": "a", "X": "x"}) == {"A": "a", "B": "x", "D": "4"}
+    monkeypatch.delenv("A", raising=False)
+    monkeypatch.delenv("C", raising=False)
+    monkeypatch.setenv("X", "from-os")
+    assert envfile.values(text, environ={"C": "c"}) == {"B": "", "C": "c", "D": "4"}  # the given environ only
+    assert envfile.values(text) == {"B": "from-os", "D": "4"}  # none given: the process's own
+
+
+ERRORS = {
+    "a character no name may hold": ("A=1\n  B!C=2\n", 2, 4, "unexpected character '!' in a variable name"),
+    "a separator with no name": ("A=1\n\n  =x\n", 3, 3, "a variable name is missing before '=' or ':'"),
+    "export and nothing after it": ("A=1\nexport ", 2, 8, "a variable name is missing before '=' or ':'"),
+    "a space inside a name": ("A=1\nexport  B C=2\n", 2, 9, "a variable name cannot contain a space: 'B C'"),
+    "a no-break space inside a name": ("B\xa0C=1\n", 1, 1, "a variable name cannot contain a space: 'B\\xa0C'"),
+    "a quote never closed, at its opening": (
+        "A=1\nB = 'x\n",
+        2,
+        5,
+        "unterminated quoted value: the ' opened here is never closed",
+    ),
+    "line and column after a leading blank line": ("\n  B!=1\n", 2, 4, "unexpected character '!' in a variable name"),
+}
+
+
+@pytest.mark.parametrize(("text", "line", "column", "message"), ERRORS.values(), ids=ERRORS.keys())
+def test_a_file_compose_refuses_is_reported_at_line_and_column(text: str, line: int, column: int, message: str) -> None:
+    with pytest.raises(envfile.EnvFileError) as raised:
+        envfile.parse(text, ".env")
+    assert (raised.value.line, raised.value.column, str(raised.value)) == (
+        line,
+        column,
+        f".env:{line}:{column}: {message}",
+    )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: envfile.values(t, ".env"),
+        lambda t: envfile.get(t, "A", ".env"),
+        lambda t: envfile.keys(t, ".env"),
+        lambda t: envfile.set_key(t, "A", "1", ".env"),
+        lambda t: envfile.unset_key(t, "A", ".env"),
+        lambda t: envfile.rename_key(t, "A", "Z", ".env"),
+    ],
+    ids=["values", "get", "keys", "set_key", "unset_key", "rename_key"],
+)
+def test_every_reader_and_editor_names_the_file_in_its_errors(call) -> None:
+    with pytest.raises(envfile.EnvFileError, match=r"^\.env:1:2: unexpected character '!'"):
+        call("A!=1\n")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        envfile.parse,
+        envfile.values,
+        lambda t: envfile.get(t, "A"),
+        envfile.keys,
+        lambda t: envfile.set_key(t, "A", "1"),
+        lambda t: envfile.unset_key(t, "A"),
+        lambda t: envfile.rename_key(t, "A", "Z"),
+    ],
+    ids=["parse", "values", "get", "keys", "set_key", "unset_key", "rename_key"],
+)
+def test_a_file_not_named_is_called_env_file_in_errors(call) -> None:
+    with pytest.raises(envfile.EnvFileError, match=r"^env file:1:2: unexpected character '!'"):
+        call("A!=1\n")
+
+
+QUOTED = {
+    "plain stays plain": ("abc_1.2:3@x/y", "", "abc_1.2:3@x/y"),
+    "plain in single quotes stays single": ("abc", "'", "'abc'"),
+    "plain in double quotes stays double": ("abc", '"', '"abc"'),
+    "a space: single quotes": ("a b", "", "'a b'"),
+    "empty is never plain": ("", "", "''"),
+    "a dollar: single quotes, no interpolation": ("a$b", "", "'a$b'"),
+    "a dollar in double quotes doubled": ("a$b", '"', '"a$$b"'),
+    "a single quote: double quotes": ("it's", "'", '"it\'s"'),
+    "a backslash and a double quote escaped": ('a\\b"c', "", '"a\\\\b\\"c"'),
+    "line breaks escaped": ("a\nb\rc", "'", '"a\\nb\\rc"'),
+}
+
+
+@pytest.mark.parametrize(("value", "style", "written"), QUOTED.values(), ids=QUOTED.keys())
+def test_quote_keeps_the_old_style_when_it_holds_the_value_else_the_safest(
+    value: str, style: str, written: str
+) -> None:
+    assert envfile.quote(value, style) == written
+    assert envfile.values(f"K={written}\n", environ={}) == {"K": value}
+
+
+def test_a_nul_character_cannot_be_written() -> None:
+    with pytest.raises(UserError, match=r"^an env value cannot contain a NUL character$"):
+        envfile.quote("a\0b", "")
+
+
+def test_setting_a_key_alone_gives_it_a_separator_and_keeps_its_line() -> None:
+    assert envfile.set_key("A=1\nexport BARE \t\nC=3", "BARE", "x") == "A=1\nexport BARE=x\nC=3"
+
+
+@pytest.mark.parametrize(
+    ("line", "written"),
+    [("K=Xold\n", "K=new\n"), ("K='Xold'\n", "K='new'\n"), ('K="Xold"\n', 'K="new"\n'), ("K=\n", "K=new\n")],
+)
+def test_set_key_writes_in_the_old_value_s_quoting_style(line: str, written: str) -> None:
+    assert envfile.set_key(line, "K", "new") == written
+
+
+def test_edits_keep_the_file_s_comments_whole() -> None:
+    assert envfile.set_key("# only a comment", "A", "1") == "# only a comment\nA=1\n"
+    assert envfile.unset_key("# c\nA='x' # about A\nB=2\n", "A") == "# c\nB=2\n"
+    assert envfile.rename_key("A='x' # about A\n", "A", "Z") == "Z='x' # about A\n"

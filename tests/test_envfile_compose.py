@@ -83,3 +83,15 @@ def test_keys_lists_every_binding_in_order_and_get_reads_the_last() -> None:
     assert envfile.get(text, "A") == "3"
     assert envfile.get(text, "BARE") is None  # as compose reads it: a key without "=" takes the environment's value
     assert envfile.get(text, "C") is None
+
+
+def test_the_pure_tables_expectations_are_what_compose_reads(tmp_path: Path) -> None:
+    """tests/test_envfile.py pins compose's rules as tables; here compose itself confirms every row."""
+    from tests import test_envfile as pure
+
+    rows = [*pure.READS_AS_COMPOSE_DOES.values(), *pure.ENDS_OF_FILE.values()]
+    rows += [(f"E={raw}\n", {"E": want}) for raw, want in pure.DOUBLE_QUOTED_ESCAPES.values()]
+    rows += [("E=\nA=1\n" + line, {"E": "", "A": "1", "B": want}) for line, want in pure.INTERPOLATION.values()]
+    rows += [(f"K={written}\n", {"K": value}) for value, _, written in pure.QUOTED.values()]
+    for text, want in rows:
+        assert compose_reads(tmp_path, text) == want, text

@@ -75,15 +75,17 @@ def _is_space(ch: str) -> bool:
 
 def _is_go_space(ch: str) -> bool:
     """Go's ``unicode.IsSpace``: Python's ``isspace`` less the four ASCII separators \x1c-\x1f."""
+    # equivalent mutant: padding this set with other characters ("XX...XX") changes nothing, "X" is no space
     return ch.isspace() and ch not in "\x1c\x1d\x1e\x1f"
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
+    line = text.count("\n", 0, offset) + 1  # equivalent mutant: None for count/rfind's start is 0 (next line too)
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _key_char(ch: str) -> bool:
+    # equivalent mutant: padding "LN" with "X" changes nothing, no Unicode category starts with X
     return ch in _KEY_PUNCT or unicodedata.category(ch)[0] in "LN"
 
 
@@ -97,6 +99,7 @@ def parse(text: str, where: str = "env file") -> list[Binding]:
             i += 1
         while i < n and text[i] == "#":  # a comment runs to the line break
             nl = text.find("\n", i)
+            # equivalent mutant: nl <= 0 or nl < 1: nl is -1 or the break after the '#' at i, so never 0
             i = n if nl < 0 else nl
             while i < n and _is_go_space(text[i]):
                 i += 1
@@ -113,10 +116,12 @@ def parse(text: str, where: str = "env file") -> list[Binding]:
                 line, col = _position(text, i)
                 raise EnvFileError(where, line, col, f"unexpected character {text[i]!r} in a variable name")
             i += 1
+        # equivalent mutant: rstrip(None): the name holds only key characters and _SPACE, all whitespace
         key = text[name_start:i].rstrip(_SPACE)
         if not key:
             line, col = _position(text, name_start)
             raise EnvFileError(where, line, col, "a variable name is missing before '=' or ':'")
+        # equivalent mutant: a changed `" " in key` test: " " is in _SPACE, so the any() after it sees it too
         if " " in key or any(_is_space(c) for c in key):
             line, col = _position(text, name_start)
             raise EnvFileError(where, line, col, f"a variable name cannot contain a space: {key!r}")
@@ -173,6 +178,7 @@ def _unquote(raw: str, quote: str) -> str:
     for ch in raw:
         if escaped:
             out.append(ch if ch == quote else "\\" + ch)
+            # equivalent mutant: None for False, both falsy
             escaped = False
         elif ch == "\\":
             escaped = True
@@ -188,8 +194,10 @@ def _escape_sequence(m: re.Match[str]) -> str:
         return "$$"  # a literal dollar, as the interpolation after this reads it
     if body[0] == "0":  # ``\\0ddd`` is an octal byte; otherwise compose drops the 0 and keeps the rest
         digits = body[1:]
+        # equivalent mutant: padding "01234567" with "X" changes nothing, digits are [0-9] by _ESCAPE
         ok = len(digits) == 3 and all(c in "01234567" for c in digits) and int(digits, 8) < 256
         return chr(int(digits, 8)) if ok else "\\" + digits
+    # equivalent mutant: the '"' entry: value_of's _unquote has already turned every \" into ", so no \" reaches here
     return {'"': '"', "\\": "\\"}.get(body) or _ESCAPES[body]
 
 
@@ -198,6 +206,7 @@ def _interpolate(value: str, scope: Mapping[str, str]) -> str:
         if m.group(1):
             return "$"
         if m.group(3):
+            # equivalent mutant: no default (None): re.sub takes a None replacement as ""
             return scope.get(m.group(3), "")
         braced = _BRACED.fullmatch(m.group(2))
         if not braced:
@@ -219,6 +228,7 @@ def value_of(b: Binding, scope: Mapping[str, str]) -> str:
     if raw[:1] == "'":
         return _unquote(raw[1:-1], "'")
     if raw[:1] == '"':
+        # equivalent mutant: another quote for _unquote ('XX"XX', None) keeps \" and _ESCAPE reads it as "
         return _interpolate(_ESCAPE.sub(_escape_sequence, _unquote(raw[1:-1], '"')), scope)
     return _interpolate(raw, scope)
 
@@ -251,6 +261,7 @@ def quote(value: str, style: str) -> str:
     if "\0" in value:
         raise UserError("an env value cannot contain a NUL character")
     single_ok = not re.search(r"['\\\n\r]", value)
+    # equivalent mutant: a changed test falls through to `style != '"' and single_ok`: the same quotes
     if style == "'" and single_ok:
         return f"'{value}'"
     if style == "" and _PLAIN.fullmatch(value):
@@ -267,10 +278,12 @@ def _pieces(text: str, where: str) -> Iterator[tuple[Binding | None, str]]:
     """The file cut into its bindings and what lies between them; the pieces concatenate to the file."""
     at = 0
     for b in parse(text, where):
+        # equivalent mutant: bindings are contiguous (b.start == at), so this is never true; >= yields ""
         if b.start > at:
             yield None, text[at : b.start]
         yield b, text[b.start : b.end]
         at = b.end
+    # equivalent mutant: <= yields an empty piece at most, which every caller joins away
     if at < len(text):
         yield None, text[at:]
 
@@ -302,6 +315,7 @@ def set_key(text: str, key: str, value: str, where: str = "env file") -> str:
         if new and not new.endswith("\n"):
             new += "\n"
         new += f"{key}={quote(value, '')}\n"
+    # equivalent mutant: environ (or where) cannot change key's read: no written value names a variable
     if values(new, where, environ={}).get(key) != value:
         raise UserError(f"{where}: {key}: no way to write this value so that compose reads it back unchanged")
     return new
