@@ -337,7 +337,7 @@ class Watcher:
                     rate_after=round(result.final_rate, 4),
                     passed_after=result.final.passed,
                     met=result.met,
-                    healed=bool(result.steps),
+                    healed=any(s.status == "changed" for s in result.steps),  # a step kept, not merely taken
                     steps=[s.to_json() for s in result.steps],
                     acted_on=[s.finding.key for s in result.steps],
                     stop_reason=result.stop_reason,
