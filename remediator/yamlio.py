@@ -284,28 +284,22 @@ def _same_as_careful(data: Any) -> bool:
         if depth > MAX_DEPTH:
             return False
         if node.__class__ is dict:
-            items: Any = node.items()
-            for key, value in items:
+            for key in node:
                 if key.__class__ is not str or (key[:1] in _TYPED_FIRST and tag(key) != _STR) or not key:
                     return False
-                if value.__class__ is str:
-                    if (not value or value[0] in _TYPED_FIRST) and tag(value) != _STR:
-                        return False
-                elif value.__class__ is dict or value.__class__ is list:
-                    stack.append((value, depth + 1))
-                elif not isinstance(value, _SCALARS):
-                    return False
+            values: Any = node.values()
         elif node.__class__ is list:
-            for value in node:
-                if value.__class__ is str:
-                    if (not value or value[0] in _TYPED_FIRST) and tag(value) != _STR:
-                        return False
-                elif value.__class__ is dict or value.__class__ is list:
-                    stack.append((value, depth + 1))
-                elif not isinstance(value, _SCALARS):
-                    return False
+            values = node
         else:
             return False
+        for value in values:  # a mapping's values and a list's items are judged alike
+            if value.__class__ is str:
+                if (not value or value[0] in _TYPED_FIRST) and tag(value) != _STR:
+                    return False
+            elif value.__class__ is dict or value.__class__ is list:
+                stack.append((value, depth + 1))
+            elif not isinstance(value, _SCALARS):
+                return False
     return True
 
 
