@@ -114,18 +114,17 @@ def by_hand(box: Any, raw: Raw, rounds: int) -> list[float]:
     return times
 
 
-def healthy_again(box: Any, stopped_at: list[float]) -> threading.Thread:
+def healthy_again(box: Any, healthy_at: list[float]) -> threading.Thread:
     """Poll, as ``by_hand`` does (every POLL_S through the docker SDK), from the stop until the service is
-    healthy again; appends that moment to ``stopped_at``'s list. The same end point as by hand: the
+    healthy again; appends that moment to ``healthy_at``. The same end point as by hand: the
     stack is healed when the container is healthy, whatever the watch still verifies after."""
-    seen = stopped_at
 
     def poll() -> None:
         poller = Raw(box.workdir, box.project, {})
         end = time.monotonic() + 240
         while time.monotonic() < end:
             if poller.healthy([SERVICE]):
-                seen.append(time.perf_counter())
+                healthy_at.append(time.perf_counter())
                 return
             time.sleep(POLL_S)
 
