@@ -151,33 +151,6 @@ def read_env_files(paths: tuple[Path, ...]) -> dict[str, str]:
     return env
 
 
-_CONFIG_CACHE: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-
-
-def _resolved_services(compose: Any) -> Mapping[str, Any]:
-    """``compose config``'s services, asked again only when a compose or env file changed.
-
-    The resolved config depends on those files alone (and the environment, which a run does not
-    change); a heal observes the target a dozen times and each ``config`` costs a compose process.
-    """
-    project = compose.project
-    # compose reads the project's .env itself (env_files are remediator's own reading), so it counts too
-    watched = (*project.files, *project.env_files, Path(project.directory) / ".env")
-    key = (project.project, *((str(p), *_stamp(p)) for p in watched))
-    if key not in _CONFIG_CACHE:
-        _CONFIG_CACHE.clear()
-        _CONFIG_CACHE[key] = compose.config().get("services", {})
-    return _CONFIG_CACHE[key]
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (0, 0)
-    return (st.st_mtime_ns, st.st_size)
-
-
 def gather(
     target: Target,
     run: Run,
@@ -205,7 +178,7 @@ def gather(
     # A project compose cannot resolve (an env file it cannot read) is a fact to diagnose, not a reason to
     # stop: the playbooks see no config and no env values, and the analyzers read compose's own error.
     try:
-        facts.services = _resolved_services(Compose(target.compose, target.docker))
+        facts.services = Compose(target.compose, target.docker).resolved_services()
     except UserError as exc:
         facts.unresolved = str(exc)
     try:

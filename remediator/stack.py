@@ -161,7 +161,9 @@ class LiveStack:
         return run_with(self.target, main, engine=self.engine)
 
     def starting(self) -> list[str]:
-        return sorted(s for s, st in self._states().items() if st.state == "running" and st.health == "starting")
+        if self.target.compose is None:
+            return []
+        return self.engine.services_with_health(self.target.compose.project, "starting")
 
     def readiness(self, services: set[str]) -> tuple[dict[str, str], set[str]]:
         states = self._states(services)

@@ -81,3 +81,36 @@ def test_an_action_on_an_unreachable_engine_raises_one_unreachable_line(compose_
         with pytest.raises(Unreachable) as err:
             build_action(spec).inspect(ctx)
         assert "\n" not in str(err.value) and "no Docker engine answers" in str(err.value)
+
+
+SLOW_DEPENDENCY = """\
+services:
+  slow:   # never healthy within the test: a full dry run of up would wait for it
+    image: remediate-base:local
+    command: ["sleep", "infinity"]
+    stop_signal: SIGKILL
+    environment: {{MODE: {mode}}}
+    healthcheck: {{test: ["CMD", "false"], interval: 1s, retries: 1000, start_period: 600s}}
+  waiter:
+    image: remediate-base:local
+    command: ["sleep", "infinity"]
+    depends_on: {{slow: {{condition: service_healthy}}}}
+"""
+
+
+def test_the_create_phase_of_a_dry_run_is_read_without_waiting_on_health(engine, compose_project):
+    """What drift needs (create, recreate) is said before up waits on any dependency: the read stops there,
+    where a whole dry run would wait on ``slow``'s health for its 600 s start period (past the timeout)."""
+    compose_file = compose_project.directory / "compose.yml"
+    compose_file.write_text(SLOW_DEPENDENCY.format(mode="dev"))
+    compose = Compose(compose_project)
+    assert compose.up(["slow"]).ok
+    assert engine.services_with_health(compose_project.project, "starting") == ["slow"]  # in its start period
+    assert engine.services_with_health(compose_project.project, "healthy") == []
+    proc = compose.dry_run_create_phase(timeout=60)
+    assert proc.ok, proc.stderr
+    assert compose.plan_of(proc) == {"slow": "running", "waiter": "create"}
+    compose_file.write_text(SLOW_DEPENDENCY.format(mode="prod"))  # slow's config drifts
+    assert compose.plan_of(compose.dry_run_create_phase(timeout=60)) == {"slow": "recreate", "waiter": "create"}
+    assert [r["Service"] for r in compose.ps()] == ["slow"]  # nothing was created or recreated
+    assert not compose.run("--dry-run", "up", "-d", timeout=8).ok  # the whole dry run waits: timed out

@@ -36,14 +36,20 @@ def _live(shop: ShopStack) -> tuple[LiveStack, Any]:
 
 
 def _count_compose(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """Every compose process started: through ``run``, or the dry run read up to its start phase."""
     calls: list[tuple[str, ...]] = []
-    real = Compose.run
+    real, real_dry = Compose.run, Compose.dry_run_create_phase
 
     def counted(self: Compose, *args: str, **kw: Any) -> Any:
         calls.append(args)
         return real(self, *args, **kw)
 
+    def counted_dry(self: Compose, *args: Any, **kw: Any) -> Any:
+        calls.append(("--dry-run", "up", "-d"))
+        return real_dry(self, *args, **kw)
+
     monkeypatch.setattr(Compose, "run", counted)
+    monkeypatch.setattr(Compose, "dry_run_create_phase", counted_dry)
     return calls
 
 
@@ -60,8 +66,10 @@ def test_a_deep_run_is_observed_deeply_beside_it_and_its_diagnosis_starts_no_com
         assert during >= 2  # config and the dry run, while the checks ran
         facts = live.observe(run, suite.by_id(), captures, deep=True)
         assert len(calls) == during  # nothing more for the diagnosis
-        assert facts.stack is not None and facts.stack.drift.get("worker") == "start"
         assert facts.containers["worker"].state == "exited"
+        # the create phase of up: nothing to create or recreate; the stopped worker is not in it
+        running = {s for s, st in facts.containers.items() if st.state == "running"}
+        assert facts.stack is not None and facts.stack.drift == dict.fromkeys(running, "running")
         # the same run's facts again, shallow or deep: the same snapshot
         assert live.observe(run, suite.by_id(), captures) is facts
     finally:

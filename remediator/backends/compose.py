@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, replace
 from functools import cache
@@ -55,6 +56,8 @@ _VERBS = {
     "Running": "running",
 }
 _RANK = {"running": 0, "start": 1, "recreate": 2, "create": 3}
+# verbs ``up`` prints only once every container is created or recreated (its start phase)
+_START_PHASE = frozenset({"Starting", "Started", "Waiting", "Healthy", "Exited", "Error"})
 
 Recreate = Literal["auto", "force", "never"]
 
@@ -80,6 +83,17 @@ class Proc:
         said = [ln for ln in lines if "DRY-RUN MODE" not in ln and not _PROGRESS_LINE.match(ln)]
         errors = [ln for ln in said if _ERROR_WORDS.search(ln)]
         return (errors or said or [f"exited {self.returncode}"])[0]
+
+
+_CONFIG_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}  # the latest resolved services, by files' state
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
 
 
 @cache
@@ -173,6 +187,34 @@ class Compose:
             raise UserError(f"compose project {self.project.project or self.project.directory}: {proc.error_line()}")
         return json.loads(proc.stdout)
 
+    def config_run(self) -> Proc:
+        """``config --format json`` as it ran (its warnings are on stderr); when it resolved, its services
+        are remembered for ``resolved_services`` under the files' state from before it ran."""
+        key = self._files_state()
+        proc = self.run("config", "--format", "json", timeout=60)
+        if proc.ok:
+            _CONFIG_CACHE.clear()
+            _CONFIG_CACHE[key] = json.loads(proc.stdout).get("services", {})
+        return proc
+
+    def resolved_services(self) -> dict[str, Any]:
+        """``config``'s services, asked again only when a compose or env file changed: the resolved config
+        depends on those files alone (and the environment, which a run does not change), while a heal
+        observes the target a dozen times and each ``config`` costs a compose process."""
+        key = self._files_state()
+        if key not in _CONFIG_CACHE:
+            proc = self.config_run()
+            if not proc.ok:
+                name = self.project.project or self.project.directory
+                raise UserError(f"compose project {name}: {proc.error_line()}")
+        return _CONFIG_CACHE[key]
+
+    def _files_state(self) -> tuple[Any, ...]:
+        p = self.project
+        # compose reads the project's .env itself (env_files are remediator's own reading), so it counts too
+        watched = (*p.files, *p.env_files, Path(p.directory) / ".env")
+        return (p.project, *((str(f), *_stamp(f)) for f in watched))
+
     def ps(self, services: list[str] | None = None) -> list[dict[str, Any]]:
         """The project's containers, stopped ones included (compose prints JSON Lines)."""
         proc = self.run("ps", "--all", "--format", "json", *(services or []), timeout=60)
@@ -202,6 +244,50 @@ class Compose:
         dependencies' health every 0.5 s, level by level: 1.3-1.8 s on the sandbox for 0.1 s of CPU), so
         a caller may run it beside other work."""
         return self.run("--dry-run", "up", "-d", *_recreate_flags(recreate), *(services or []), timeout=60)
+
+    def dry_run_create_phase(self, timeout: float = 60.0) -> Proc:
+        """``--dry-run up -d`` read only until its create phase is over, then stopped (it changes
+        nothing). ``up`` creates or recreates every container first, then starts them level by level,
+        polling each dependency's health every 0.5 s; so every ``create`` and ``recreate`` verb is out
+        before the first start-phase line, and the rest of the dry run (1.0-1.3 s on the quiet sandbox,
+        all waiting) can tell nothing more about drift. A stopped container's ``start`` is not in it: the
+        engine's state says which containers are stopped."""
+        _must_exist(self.project)
+        argv = self.argv("--dry-run", "up", "-d")
+        started = time.monotonic()
+        try:
+            child = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self._env(),
+                cwd=self.project.directory,
+            )  # fmt: skip
+        except FileNotFoundError as exc:
+            raise Unreachable(f"compose command {argv[0]!r} not found ({exc.strerror})") from None
+        watchdog = threading.Timer(timeout, child.kill)
+        watchdog.start()
+        lines: list[str] = []
+        stopped = False
+        try:
+            assert child.stdout is not None
+            for line in child.stdout:
+                m = _DRY.match(line)
+                if m and m.group(2) in _START_PHASE:
+                    child.kill()
+                    stopped = True
+                    break
+                lines.append(line)
+        finally:
+            watchdog.cancel()
+            child.kill()  # a no-op once it has ended
+            returncode = child.wait()
+            child.stdout.close()  # type: ignore[union-attr]
+        out, seconds = "".join(lines), time.monotonic() - started
+        if stopped:
+            return Proc(tuple(argv), 0, out, "", seconds)
+        if returncode < 0:  # the watchdog's kill
+            return Proc(tuple(argv), -1, out, f"timed out after {timeout:g} s", seconds)
+        if returncode != 0 and _ENGINE_DOWN.search(out):
+            raise Unreachable(f"Docker engine at {where(self.endpoint)}: no Docker engine answers; {START_HINT}")
+        return Proc(tuple(argv), returncode, out, "", seconds)
 
     def plan_of(
         self, proc: Proc, *, known: dict[str, Any] | None = None, names: dict[str, str] | None = None

@@ -108,6 +108,20 @@ class Engine:
             raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
         return [_state(c) for c in found if c.labels.get(ONEOFF, "False") != "True"]
 
+    def services_with_health(self, project: str, health: str) -> list[str]:
+        """The services whose running container's health is ``health`` (``starting``, ``healthy``...):
+        one listing the engine filters, where ``containers`` inspects every container (13 calls on the
+        sandbox) to answer the same question."""
+        import docker.errors
+
+        filters = {"label": [f"{PROJECT}={project}"], "health": health}
+        try:
+            found = self.client.api.containers(filters=filters)
+        except docker.errors.DockerException as exc:
+            raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
+        labels = [c.get("Labels") or {} for c in found]
+        return sorted({lb.get(SERVICE, "") for lb in labels if lb.get(ONEOFF, "False") != "True"} - {""})
+
     def container(self, project: str, service: str) -> ContainerState | None:
         """The service's container, preferring a running one; None when there is none."""
         return by_service(self.containers(project, service)).get(service)
@@ -148,7 +162,7 @@ class Engine:
         if since_s:
             kwargs["since"] = int(time.time() - since_s)
         try:
-            raw = self.client.containers.get(container_id).logs(**kwargs)
+            raw = self.client.api.logs(container_id, **kwargs)  # not containers.get(): an inspect more
         except docker.errors.NotFound:
             return []
         except docker.errors.DockerException as exc:
