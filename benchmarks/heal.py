@@ -1,7 +1,7 @@
 """How much does remediator add on top of the compose work a heal needs?
 
 One run, on a sandbox of its own (a temporary work directory, project ``remediate-bench-<random>``,
-port offset 30000, torn down at the end, also on error or Ctrl-C):
+port offset 14000, torn down at the end, also on error or Ctrl-C):
 
 1. ``sandbox up`` + ``break report``, then ``remediate apply --until 1.0 --json`` as a child process,
    timed wall to wall (Python start-up, imports, every check run, diagnosis and wait included).
@@ -473,7 +473,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="report")
     parser.add_argument("--until", type=float, default=1.0)
-    parser.add_argument("--port-offset", type=int, default=30000)
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=14000,
+        help="added to the sandbox's ports; they stay below Linux's ephemeral range (32768-60999), where an "
+        "outgoing connection can hold a port first",
+    )
     parser.add_argument("--phases", action="store_true", help="also time the phases of an in-process heal")
     parser.add_argument("--cprofile", type=Path, help="with --phases: write a cProfile of the in-process heal")
     parser.add_argument("--json", dest="json_out", type=Path, help="write the figures as JSON to this file")

@@ -122,7 +122,13 @@ def report(fig: dict[str, Any]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inventory", type=Path, help="a healthy sandbox's inventory to use as it is")
-    parser.add_argument("--port-offset", type=int, default=34000)
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=13000,
+        help="added to the sandbox's ports; they stay below Linux's ephemeral range (32768-60999), where an "
+        "outgoing connection can hold a port first",
+    )
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--json", dest="json_out", type=Path, help="write the figures as JSON to this file")
