@@ -11,11 +11,13 @@ hands in (the live stack's, or a recorded one), so diagnosis can be tested on re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import templating
 from .conditions import LEAVES
+from .errors import TemplateError
 from .facts import Facts
 from .findings import Finding, Match
 from .model import Entry
@@ -34,6 +36,9 @@ class Evaluator:
         self._probe_runner = probe_runner
         self._probe_cache: dict[str, Any] = {}
         self._analysis: list[Any] | None = None
+        # entry id -> why its ``when`` could not be evaluated on these facts (a template or a pattern that
+        # only fails on the values of this round): that entry is left out, the others are still diagnosed
+        self.errors: dict[str, str] = {}
 
     def analysis(self) -> list[Any]:
         """The built-in analyzers' diagnoses of these facts, computed once (``analysis`` leaves, output)."""
@@ -79,7 +84,11 @@ def diagnose(entries: list[Entry], facts: Facts, evaluator: Evaluator) -> list[F
     """Every entry that matches, its matches grouped by ``group_by`` into findings."""
     findings: list[Finding] = []
     for entry in entries:
-        matches = evaluator.evaluate(entry, entry.when, Match())
+        try:
+            matches = evaluator.evaluate(entry, entry.when, Match())
+        except (TemplateError, re.error) as exc:
+            evaluator.errors[entry.id] = f"{entry.where or entry.id}: {exc}".splitlines()[0]
+            continue
         groups: dict[tuple[Any, ...], list[Match]] = {}
         for m in matches:
             groups.setdefault(tuple(m.vars.get(k) for k in entry.group_by), []).append(m)

@@ -32,7 +32,7 @@ class Meter:
     captures: dict[str, Any] = field(default_factory=dict)
     whole: bool = False  # the latest run measured every check (not a partial re-test merged in)
     runs: int = 0
-    _diagnosed: tuple[Run, bool, Facts, list[Finding], list[Diagnosis]] | None = None
+    _diagnosed: tuple[Run, bool, Facts, list[Finding], list[Diagnosis], dict[str, str]] | None = None
 
     def test(self, only: set[str] | None = None, deep: bool = False) -> Run:
         """Run the checks (all, or ``only`` those, re-using the rest of the latest run). ``deep``: a deep
@@ -88,12 +88,16 @@ class Meter:
             evaluator = Evaluator(facts, self.stack.probe)
             findings = diagnose(self.entries, facts, evaluator)
             found = evaluator.analysis() if deep else []
-            self._diagnosed = (run, deep, facts, [*findings, *fixes(found, findings)], found)
+            self._diagnosed = (run, deep, facts, [*findings, *fixes(found, findings)], found, evaluator.errors)
         return self._diagnosed[2], self._diagnosed[3]
 
     def analysis(self) -> list[Diagnosis]:
         """The built-in analyzers' diagnoses of the latest deep diagnosis (none before one)."""
         return list(self._diagnosed[4]) if self._diagnosed else []
+
+    def entry_errors(self) -> dict[str, str]:
+        """Playbook entries the latest diagnosis had to leave out, with why (``Evaluator.errors``)."""
+        return dict(self._diagnosed[5]) if self._diagnosed else {}
 
     def wait_ready(self, services: set[str], deadline: float, limit_s: float) -> set[str]:
         """Wait (bounded) until every one of ``services`` is ready (``readiness``); returns those without

@@ -72,6 +72,7 @@ class PlanResult:
     diagnoses: list[Finding]
     unexplained: list[dict[str, Any]] = field(default_factory=list)  # failing checks no finding explains
     analysis: list[Diagnosis] = field(default_factory=list)  # the built-in analyzers' diagnoses
+    entry_errors: dict[str, str] = field(default_factory=dict)  # entries left out: entry id -> why
 
     def to_json(self) -> dict[str, Any]:
         return MASKER.mask_data(
@@ -85,6 +86,7 @@ class PlanResult:
                 "diagnoses": [f.to_json() for f in self.diagnoses],
                 "unexplained": self.unexplained,
                 "analysis": [d.to_json() for d in self.analysis],
+                "entry_errors": dict(self.entry_errors),
                 "checks": self.run.to_json(),
             }
         )
@@ -111,6 +113,7 @@ class ApplyResult:
     interrupted: dict[str, Any] | None = None  # an earlier run's step that never finished
     unexplained: list[dict[str, Any]] = field(default_factory=list)  # failing checks no finding explains
     analysis: list[Diagnosis] = field(default_factory=list)  # the built-in analyzers' diagnoses at the end
+    entry_errors: dict[str, str] = field(default_factory=dict)  # entries left out at the end: entry id -> why
 
     @property
     def final_rate(self) -> float:
@@ -143,5 +146,6 @@ class ApplyResult:
                 "interrupted": self.interrupted,
                 "unexplained": self.unexplained,
                 "analysis": [d.to_json() for d in self.analysis],
+                "entry_errors": dict(self.entry_errors),
             }
         )

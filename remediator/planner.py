@@ -77,7 +77,7 @@ class Planner:
         analysis = self.meter.analysis()
         return PlanResult(
             self.target.name, run, steps, self._suite_findings(findings), _diagnoses(findings),
-            unexplained(facts, findings, analysis), analysis,
+            unexplained(facts, findings, analysis), analysis, self.meter.entry_errors(),
         )  # fmt: skip
 
     def apply(
@@ -173,7 +173,7 @@ class Planner:
         return ApplyResult(
             self.target.name, first.rate, final, target_rate, met, stop_reason, steps, self._suite_findings(left),
             remaining, _diagnoses(left), dict(guards.excluded), meter.runs, run_id, fell, interrupted,
-            unexplained(last_facts, left, analysis), analysis,
+            unexplained(last_facts, left, analysis), analysis, meter.entry_errors(),
         )  # fmt: skip
 
     def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str, target: float) -> Run:

@@ -188,7 +188,7 @@ def print_plan(doc: dict[str, Any], console: Any = None) -> None:
                 console.print(_indent(a["diff"], console.width), highlight=False, markup=False, soft_wrap=True)
     _print_suite_findings(console, doc["suite_findings"], evidence=True)
     _print_unfixed(console, doc)
-    said = doc.get("diagnoses") or doc.get("unexplained") or doc.get("analysis")
+    said = doc.get("diagnoses") or doc.get("unexplained") or doc.get("analysis") or doc.get("entry_errors")
     if not doc["steps"] and not doc["suite_findings"] and not said:
         console.print("nothing to do: every check passes and no playbook entry matches")
 
@@ -239,6 +239,8 @@ def _print_unfixed(console: Any, doc: dict[str, Any]) -> None:
         console.print(f"   fix: {escape(MASKER.mask(d['fix']))}", highlight=False)
         for ev in d["evidence"][:4]:
             _print_evidence(console, ev)
+    for entry, why in (doc.get("entry_errors") or {}).items():
+        console.print(f"\n[bold red]playbook entry {escape(entry)} left out[/]: {escape(why)}", highlight=False)
     unexplained = doc.get("unexplained") or []
     if unexplained:
         console.print(

@@ -283,3 +283,12 @@ def test_a_terminal_gets_a_live_status(tmp_path: Path, engine, compose_project) 
     assert "\x1b[?25l" in proc.stdout  # rich hides the cursor while its live status runs
     assert re.search(r"plan: checking local \(2 checks\).*\(\d+ s\)", proc.stdout)
     assert "service=web" in proc.stdout
+
+
+def test_a_playbook_entry_left_out_is_said_with_its_place_and_why() -> None:
+    doc = _plan_doc()
+    doc["entry_errors"] = {"bad": "playbooks/mine.yml:3:5: template '{{ x // 0 }}': integer division or modulo by zero"}
+    out = io.StringIO()
+    print_plan(doc, console=Console(file=out, width=200, color_system=None))
+    said = "playbook entry bad left out: playbooks/mine.yml:3:5: template '{{ x // 0 }}': integer division"
+    assert said in out.getvalue()

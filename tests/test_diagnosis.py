@@ -711,3 +711,26 @@ def test_a_playbook_entry_can_build_on_an_analyzer_s_diagnosis():
     assert found.evidence[0]["analyzer"] == "exit-code" and found.evidence[0]["confidence"] == "high"
     healthy = make_facts(run_of())
     assert diagnose([short], healthy, Evaluator(healthy, FakeProbes())) == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "said"),
+    [
+        ("{{ (service | length) // 0 }}", "division"),  # a template that fails only on this round's values
+        ("[{{ service }}", "unterminated character set"),  # a pattern that is only invalid once rendered
+    ],
+)
+def test_an_entry_whose_condition_fails_on_this_round_s_values_is_left_out_and_the_others_still_diagnosed(
+    pattern: str, said: str
+) -> None:
+    from remediator.errors import Location
+
+    where = Location("playbooks/mine.yml", 3, 5)
+    logs = {"logs": {"service": "{{ service }}", "matches": pattern}}
+    bad = Entry(id="bad", name="bad", when={"all": [{"container": {"state": ["exited"]}}, logs]}, where=where)
+    good = Entry(id="stopped", name="stopped", when={"container": {"state": ["exited"]}}, group_by=("service",))
+    facts = make_facts(run_of(), containers={"mcp-server": container("mcp-server", state="exited", health="none")})
+    evaluator = Evaluator(facts, FakeProbes())
+    assert [f.key for f in diagnose([bad, good], facts, evaluator)] == ["stopped[service=mcp-server]"]
+    assert list(evaluator.errors) == ["bad"]
+    assert evaluator.errors["bad"].startswith("playbooks/mine.yml:3:5: ") and said in evaluator.errors["bad"]
