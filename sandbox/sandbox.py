@@ -138,6 +138,27 @@ class Workdir:
                 rows.extend(json.loads(line))
         return rows
 
+    def settled(self) -> bool:
+        """No container still starting or unhealthy by its healthcheck (one that exited is settled: waiting
+        will not change it)."""
+        return all(r.get("Health") not in ("starting", "unhealthy") for r in self.containers())
+
+    def up_wait(self, *args: str) -> None:
+        """``up -d --wait`` (``args``: more flags and services), asked a second time when the first gives
+        up: on a loaded machine PostgreSQL's first initdb can outlast its healthcheck's budget, and
+        ``--wait`` fails while it is still initializing. Once every container has settled (at most
+        WAIT_TIMEOUT s more) ``up`` is asked again; it is idempotent, and a service that is really
+        broken fails this second time too."""
+        argv = ("up", "-d", "--wait", "--wait-timeout", str(WAIT_TIMEOUT), *args)
+        try:
+            self.compose(*argv)
+        except SandboxError as first:
+            say("compose", f"not healthy in time ({str(first).splitlines()[-1][:160]}); asking again once settled")
+            deadline = time.monotonic() + WAIT_TIMEOUT
+            while time.monotonic() < deadline and not self.settled():
+                time.sleep(2)
+            self.compose(*argv)
+
 
 def resolve(args) -> Workdir:
     """Workdir from the arguments; project and offset default to what WORKDIR/.env says."""
@@ -346,7 +367,7 @@ def cmd_up(wd: Workdir) -> int:
         if row.get("State") == "restarting":
             recreate.add(row.get("Service"))
 
-    wd.compose("up", "-d", "--wait", "--wait-timeout", str(WAIT_TIMEOUT), "postgres", "redis")
+    wd.up_wait("postgres", "redis")
     say("compose", "postgres and redis healthy")
     proc = wd.compose("run", "--rm", "-T", "--no-deps", "platform-services", "python3", "/app/migrate.py")
     for line in proc.stdout.strip().splitlines():
@@ -355,7 +376,7 @@ def cmd_up(wd: Workdir) -> int:
         wd.compose("up", "-d", "--no-deps", "--force-recreate", *sorted(recreate))
         say("compose", f"recreated {', '.join(sorted(recreate))} (mounted files changed or crash loop)")
     try:
-        wd.compose("up", "-d", "--remove-orphans", "--wait", "--wait-timeout", str(WAIT_TIMEOUT))
+        wd.up_wait("--remove-orphans")
     except SandboxError:
         for row in wd.containers():
             say("state", f"{row.get('Service')}: {row.get('State')} {row.get('Health') or ''}".rstrip())

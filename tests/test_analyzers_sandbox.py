@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,16 +37,7 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxDir]:
         tmp_path_factory.mktemp("analyzers") / "stack", f"remediate-analyzers-{secrets.token_hex(3)}", OFFSET
     )
     try:
-        for attempt in (1, 2, 3):
-            try:
-                b.up()
-                break
-            except AssertionError:
-                # on a loaded machine postgres's initdb outlasts its healthcheck's budget and
-                # ``up --wait`` gives up; ``up`` is idempotent, so it is asked again
-                if attempt == 3:
-                    raise
-                time.sleep(20)
+        b.up()  # sandbox.py asks ``up --wait`` again when a slow first initdb made it give up
         yield b
     finally:
         b.down()
