@@ -9,13 +9,15 @@ first event, beside the window, and is used only if no other event came while it
 was open. Events that the cycle's own actions cause (a recreate stops and removes the old container)
 are dropped when the cycle ends.
 
-A service's container that exited is its own evidence (``_Stopped``): the cycle starts as soon as its
+A service's container that exited is its own evidence (``Stopped``): the cycle starts as soon as its
 run is done, without the window, when nothing else happened meanwhile and the container is still the
 service's only one, still exited (not a restart policy's or a person's recreate under way). That run
 re-tests only the checks of that service (and what requires them) on top of the last cycle's whole
 run, when that cycle met the target: the other checks were passing and nothing else was reported to
 have changed. A partial run is only a starting point: it is used only when it falls below the target
-(a heal follows, and every heal ends with a whole re-test), never to say "met".
+(a heal follows, and every heal ends with a whole re-test), never to say "met". Its heal's first
+diagnosis is the playbooks' alone (``analyze_first=False``): the container's facts name the cause, and
+the analyzers' look at compose (most of a deep run's cost) comes with the final diagnosis instead.
 
 One planner lives as long as the watch, and so do its guards: a fix that keeps coming back trips
 the breaker within the guards' window instead of being applied again every cycle (Monit's "if 3
@@ -263,7 +265,7 @@ class Watcher:
             reason = trigger_of(event) if event is not None else None
             if event is None or reason is None:
                 continue
-            stopped = _Stopped.of(event, self._engine, feed.project) if feed is not None and self._engine else None
+            stopped = Stopped.of(event, self._engine, feed.project) if feed is not None and self._engine else None
             measuring = None
             if stopped is not None or self.options.debounce_s > 0:
                 measuring = _Measuring(self.planner.meter, self._checks_of(stopped))
@@ -272,7 +274,7 @@ class Watcher:
             return "; ".join(reasons)
         return None
 
-    def _checks_of(self, stopped: _Stopped | None) -> set[str] | None:
+    def _checks_of(self, stopped: Stopped | None) -> set[str] | None:
         """The checks a stopped service's run re-tests: those probing it and all that require them; None
         (every check) unless the last cycle measured the whole suite at or above the target."""
         meter = self.planner.meter
@@ -287,7 +289,7 @@ class Watcher:
         feed: EventFeed | None,
         first: Mapping[str, Any],
         measuring: _Measuring | None = None,
-        stopped: _Stopped | None = None,
+        stopped: Stopped | None = None,
     ) -> list[str]:
         """The reasons of the burst of events that began with ``first``, gathered for ``debounce_s``.
 
@@ -303,7 +305,7 @@ class Watcher:
 
         ``stopped``: ``first`` was a service's container exiting. The window closes as soon as the run is
         over if nothing else came meanwhile and the engine still shows that container exited and alone
-        (``_Stopped.still``); otherwise the whole window is waited out as for any event.
+        (``Stopped.still``); otherwise the whole window is waited out as for any event.
         """
         reasons = [trigger_of(first) or "an event"]
         end = time.monotonic() + self.options.debounce_s
@@ -368,6 +370,7 @@ class Watcher:
                 record["first_run"] = f"{first.partial} of {first.run.total} checks re-tested, the rest as before"
         try:
             # a cycle an event or a trigger started is likely to heal: its diagnosis is read beside the run
+            partial = first is not None and first.partial > 0
             run = planner.meter.start(first.run if first is not None else None, deep=trigger != "schedule")
             failing = [r.id for r in run.results if r.status in (FAILED, SKIPPED)]
             record.update(
@@ -391,6 +394,7 @@ class Watcher:
                     timeout_s=opts.cycle_timeout_s,
                     initial_run=run,
                     run_id=new_run_id(),
+                    analyze_first=not partial,  # a service's exit: its cause is in the container's facts
                 )
                 record.update(
                     rate_after=round(result.final_rate, 4),
@@ -440,11 +444,11 @@ class Measured:
 
     run: Run
     partial: int = 0
-    at_once: bool = False  # the cycle did not wait out the debounce window (``_Stopped``)
+    at_once: bool = False  # the cycle did not wait out the debounce window (``Stopped``)
 
 
 @dataclass(frozen=True)
-class _Stopped:
+class Stopped:
     """A service's container that exited, as an event reported it."""
 
     service: str
@@ -453,7 +457,7 @@ class _Stopped:
     project: str
 
     @classmethod
-    def of(cls, event: Mapping[str, Any], engine: Engine, project: str) -> _Stopped | None:
+    def of(cls, event: Mapping[str, Any], engine: Engine, project: str) -> Stopped | None:
         service = stopped_service(event)
         container = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
         return cls(service, container, engine, project) if service and container else None
@@ -472,7 +476,7 @@ class _Measuring:
     """A cycle's run, taken in a thread of its own from the first event of a burst on: the debounce
     window and the measurement overlap instead of adding up. ``only``: the checks to re-test on top of
     the latest whole run (None: all). ``dirty``: another event of the burst came while it ran (or before
-    the window closed); its run is then not used. ``quick``: the window was skipped (``_Stopped``)."""
+    the window closed); its run is then not used. ``quick``: the window was skipped (``Stopped``)."""
 
     def __init__(self, meter: Any, only: set[str] | None = None) -> None:
         self.dirty = self.quick = False
@@ -483,7 +487,9 @@ class _Measuring:
 
     def _measure(self, meter: Any) -> None:
         try:
-            self._run = meter.start(deep=True) if self.only is None else meter.test(self.only, deep=True)
+            # a service's checks alone are measured for a heal whose first diagnosis is the playbooks':
+            # nothing to read beside them (the stack's deep observation would cost more than they do)
+            self._run = meter.start(deep=True) if self.only is None else meter.test(self.only)
         except Exception:  # the cycle measures again, where the error is recorded as it always was
             self._run = None
 
