@@ -87,17 +87,27 @@ class Planner:
         timeout_s: float = 1800.0,
         initial_run: Run | None = None,
         run_id: str | None = None,
+        analyze_first: bool = True,
     ) -> ApplyResult:
         """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left.
 
         ``initial_run``: a whole run just measured by the caller (``watch``), the starting point. Holds
         the target's heal lock throughout (``Busy`` when another heal holds it past ``lock_timeout``).
+        ``analyze_first=False``: the first diagnosis is the playbooks' alone, without the analyzers' look
+        at compose (``watch``, for a service's exit the engine reported: its cause is in the container's
+        facts); the final diagnosis still has it.
         """
         with heal_lock(target_base(self.target), self.target.name, self.lock_timeout, self.notify):
-            return self._apply(until, max_steps, timeout_s, initial_run, run_id or new_run_id())
+            return self._apply(until, max_steps, timeout_s, initial_run, run_id or new_run_id(), analyze_first)
 
     def _apply(
-        self, until: float | None, max_steps: int, timeout_s: float, initial_run: Run | None, run_id: str
+        self,
+        until: float | None,
+        max_steps: int,
+        timeout_s: float,
+        initial_run: Run | None,
+        run_id: str,
+        analyze_first: bool = True,
     ) -> ApplyResult:
         clock, meter, guards = self.stack.clock, self.meter, self.guards
         deadline = clock.monotonic() + timeout_s
@@ -120,7 +130,7 @@ class Planner:
             if clock.monotonic() >= deadline:
                 stop_reason = f"stopped at the time limit ({timeout_s:g} s)"
                 break
-            facts, findings = meter.diagnosis(deep=not steps)  # the analyzers' first look, then the playbooks'
+            facts, findings = meter.diagnosis(deep=analyze_first and not steps)  # the analyzers' first look
             candidates = [f for f in actionable(findings, self.fix_suite) if f.key not in guards.excluded]
             candidates = [f for f in candidates if not guards.trip(f.key, f.entry.max_attempts)]
             if not candidates:

@@ -9,6 +9,16 @@ first event, beside the window, and is used only if no other event came while it
 was open. Events that the cycle's own actions cause (a recreate stops and removes the old container)
 are dropped when the cycle ends.
 
+A service's container that exited is its own evidence (``Stopped``): the cycle starts as soon as its
+run is done, without the window, when nothing else happened meanwhile and the container is still the
+service's only one, still exited (not a restart policy's or a person's recreate under way). That run
+re-tests only the checks of that service (and what requires them) on top of the last cycle's whole
+run, when that cycle met the target: the other checks were passing and nothing else was reported to
+have changed. A partial run is only a starting point: it is used only when it falls below the target
+(a heal follows, and every heal ends with a whole re-test), never to say "met". Its heal's first
+diagnosis is the playbooks' alone (``analyze_first=False``): the container's facts name the cause, and
+the analyzers' look at compose (most of a deep run's cost) comes with the final diagnosis instead.
+
 One planner lives as long as the watch, and so do its guards: a fix that keeps coming back trips
 the breaker within the guards' window instead of being applied again every cycle (Monit's "if 3
 restarts within 5 cycles then unmonitor"). The watch uses the planner's public surface only: its
@@ -31,6 +41,7 @@ from .backends.engine import ONEOFF, SERVICE, Engine
 from .errors import Busy, Unreachable
 from .guards import Guards
 from .guardstore import StoredGuards
+from .model import dependents
 from .planner import Planner
 from .results import FAILED, PASSED, SKIPPED, Run
 from .secrets import MASKER
@@ -45,6 +56,14 @@ Observer = Callable[[dict[str, Any]], None]  # sees every record after it is emi
 
 def _action(event: Mapping[str, Any]) -> str:
     return str(event.get("Action") or event.get("status") or "")
+
+
+def stopped_service(event: Mapping[str, Any]) -> str | None:
+    """The compose service whose container exited, when ``event`` says so (a one-off run's does not count)."""
+    attrs = (event.get("Actor") or {}).get("Attributes") or {}
+    if _action(event) != "die" or attrs.get(ONEOFF) == "True":
+        return None
+    return attrs.get(SERVICE) or None
 
 
 def trigger_of(event: Mapping[str, Any]) -> str | None:
@@ -166,7 +185,8 @@ class Watcher:
         # emitted record and the journal already.
         self.cycles = self.healing_cycles = self.steps = 0
         self.last: dict[str, Any] = {}
-        self._premeasured: Run | None = None  # the next cycle's run, taken while its burst was gathered
+        self._premeasured: Measured | None = None  # the next cycle's run, taken while its burst was gathered
+        self._engine: Engine | None = None  # asks whether a stopped container is still the service's only one
 
     def stop(self, reason: str) -> None:
         """Stop after the cycle in progress (from a signal handler or another thread)."""
@@ -200,6 +220,7 @@ class Watcher:
         if opts.events and target.compose is not None:
             feed = EventFeed(Engine(target.docker), target.compose.project, self.notify)
             feed.start()
+            self._engine = Engine(target.docker)  # the main thread's own client, beside the reader's stream
         trigger: str | None = "start"
         try:
             while trigger is not None:
@@ -219,6 +240,8 @@ class Watcher:
         finally:
             if feed is not None:
                 feed.close()
+            if self._engine is not None:
+                self._engine.close()
         summary = self.summary()
         self._publish(summary)
         return summary
@@ -240,16 +263,33 @@ class Watcher:
             if feed is None:
                 self._wake.wait(timeout)
             reason = trigger_of(event) if event is not None else None
-            if reason is None:
+            if event is None or reason is None:
                 continue
-            measuring = _Measuring(self.planner.meter) if self.options.debounce_s > 0 else None
-            reasons = self._gather(feed, event, measuring)  # type: ignore[arg-type]  # not None: it has a reason
+            stopped = Stopped.of(event, self._engine, feed.project) if feed is not None and self._engine else None
+            measuring = None
+            if stopped is not None or self.options.debounce_s > 0:
+                measuring = _Measuring(self.planner.meter, self._checks_of(stopped))
+            reasons = self._gather(feed, event, measuring, stopped)
             self._premeasured = measuring.result() if measuring is not None else None
             return "; ".join(reasons)
         return None
 
+    def _checks_of(self, stopped: Stopped | None) -> set[str] | None:
+        """The checks a stopped service's run re-tests: those probing it and all that require them; None
+        (every check) unless the last cycle measured the whole suite at or above the target."""
+        meter = self.planner.meter
+        if stopped is None or not self.last.get("met") or self.last.get("error") or not meter.whole:
+            return None
+        checks = meter.suite.checks
+        own = {c.id for c in checks if c.probe.get("service") == stopped.service}
+        return dependents(checks, own) if own else None
+
     def _gather(
-        self, feed: EventFeed | None, first: Mapping[str, Any], measuring: _Measuring | None = None
+        self,
+        feed: EventFeed | None,
+        first: Mapping[str, Any],
+        measuring: _Measuring | None = None,
+        stopped: Stopped | None = None,
     ) -> list[str]:
         """The reasons of the burst of events that began with ``first``, gathered for ``debounce_s``.
 
@@ -262,12 +302,26 @@ class Watcher:
         until both the window and that run are over; one more event of the burst in that time and the
         run is not used (the cycle measures again, after the window, as it would have without it). A
         run that is used thus saw no relevant event from its start to its end and no later window end.
+
+        ``stopped``: ``first`` was a service's container exiting. The window closes as soon as the run is
+        over if nothing else came meanwhile and the engine still shows that container exited and alone
+        (``Stopped.still``); otherwise the whole window is waited out as for any event.
         """
         reasons = [trigger_of(first) or "an event"]
         end = time.monotonic() + self.options.debounce_s
         while not self._stop.is_set():
             left = end - time.monotonic()
-            if left <= 0 and (measuring is None or measuring.done()):
+            over = measuring is None or measuring.done()
+            if over and stopped is not None and left > 0:
+                while feed is not None and (more := feed.get(0)) is not None:  # what came as the run ended
+                    if (extra := trigger_of(more)) and measuring is not None:
+                        measuring.dirty = True
+                        reasons += [extra] if extra not in reasons else []
+                if measuring is not None and not measuring.dirty and stopped.still():
+                    measuring.quick = True
+                    break
+                stopped = None  # something else is going on: gather the burst as for any event
+            if left <= 0 and over:
                 break
             more = feed.get(min(left, 0.5) if left > 0 else 0.05) if feed is not None else None
             extra = trigger_of(more) if more is not None else None
@@ -289,8 +343,8 @@ class Watcher:
             if reason not in reasons:
                 reasons.append(reason)
 
-    def cycle(self, number: int, trigger: str, run: Run | None = None) -> dict[str, Any]:
-        """Measure (``run``: already measured, while the burst of events was gathered); below the target,
+    def cycle(self, number: int, trigger: str, first: Measured | None = None) -> dict[str, Any]:
+        """Measure (``first``: already measured, while the burst of events was gathered); below the target,
         heal from that measurement. An unreachable engine after the first cycle is recorded and waited
         out; on the first it ends the watch (exit 3)."""
         planner, opts = self.planner, self.options
@@ -307,9 +361,17 @@ class Watcher:
         if isinstance(guards, StoredGuards):
             for key in guards.rearm():
                 self.notify(f"re-armed after {guards.rearm_s:g} s of quiet: {key}")
+        if first is not None and first.at_once:
+            record["at_once"] = True  # a service's exit, alone: no debounce window was waited out
+        if first is not None and first.partial:
+            if first.run.rate >= opts.until:
+                first = None  # a partial run never says "met": the cycle measures the whole suite instead
+            else:
+                record["first_run"] = f"{first.partial} of {first.run.total} checks re-tested, the rest as before"
         try:
             # a cycle an event or a trigger started is likely to heal: its diagnosis is read beside the run
-            run = planner.meter.start(run, deep=trigger != "schedule")
+            partial = first is not None and first.partial > 0
+            run = planner.meter.start(first.run if first is not None else None, deep=trigger != "schedule")
             failing = [r.id for r in run.results if r.status in (FAILED, SKIPPED)]
             record.update(
                 rate_before=round(run.rate, 4), total=run.total, passed_before=run.passed, failing_before=failing
@@ -332,6 +394,7 @@ class Watcher:
                     timeout_s=opts.cycle_timeout_s,
                     initial_run=run,
                     run_id=new_run_id(),
+                    analyze_first=not partial,  # a service's exit: its cause is in the container's facts
                 )
                 record.update(
                     rate_after=round(result.final_rate, 4),
@@ -374,29 +437,70 @@ class Watcher:
         )
 
 
-class _Measuring:
-    """A cycle's whole run, taken in a thread of its own from the first event of a burst on: the debounce
-    window and the measurement overlap instead of adding up. ``dirty``: another event of the burst came
-    while it ran (or before the window closed); its run is then not used."""
+@dataclass(frozen=True)
+class Measured:
+    """A cycle's first run, taken before the cycle began; ``partial``: how many checks it re-tested on top
+    of the previous cycle's whole run (0: it measured them all)."""
 
-    def __init__(self, meter: Any) -> None:
-        self.dirty = False
+    run: Run
+    partial: int = 0
+    at_once: bool = False  # the cycle did not wait out the debounce window (``Stopped``)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A service's container that exited, as an event reported it."""
+
+    service: str
+    container: str
+    engine: Engine
+    project: str
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any], engine: Engine, project: str) -> Stopped | None:
+        service = stopped_service(event)
+        container = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+        return cls(service, container, engine, project) if service and container else None
+
+    def still(self) -> bool:
+        """The engine still shows that container exited, and the service has no other (no recreate under
+        way, no restart policy that brought it back): acting on the event's word alone is then safe."""
+        try:
+            found = self.engine.containers(self.project, self.service)
+        except Exception:  # the engine did not answer: wait out the window, the cycle will say why
+            return False
+        return [(c.id, c.state) for c in found] in ([(self.container, "exited")], [(self.container, "dead")])
+
+
+class _Measuring:
+    """A cycle's run, taken in a thread of its own from the first event of a burst on: the debounce
+    window and the measurement overlap instead of adding up. ``only``: the checks to re-test on top of
+    the latest whole run (None: all). ``dirty``: another event of the burst came while it ran (or before
+    the window closed); its run is then not used. ``quick``: the window was skipped (``Stopped``)."""
+
+    def __init__(self, meter: Any, only: set[str] | None = None) -> None:
+        self.dirty = self.quick = False
+        self.only = only
         self._run: Run | None = None
         self._thread = threading.Thread(target=self._measure, args=(meter,), name="remediate-measure", daemon=True)
         self._thread.start()
 
     def _measure(self, meter: Any) -> None:
         try:
-            self._run = meter.start(deep=True)
+            # a service's checks alone are measured for a heal whose first diagnosis is the playbooks':
+            # nothing to read beside them (the stack's deep observation would cost more than they do)
+            self._run = meter.start(deep=True) if self.only is None else meter.test(self.only)
         except Exception:  # the cycle measures again, where the error is recorded as it always was
             self._run = None
 
     def done(self) -> bool:
         return not self._thread.is_alive()
 
-    def result(self) -> Run | None:
+    def result(self) -> Measured | None:
         self._thread.join()
-        return None if self.dirty else self._run
+        if self.dirty or self._run is None:
+            return None
+        return Measured(self._run, len(self.only) if self.only is not None else 0, self.quick)
 
 
 def _counts(run: Run) -> dict[str, int]:

@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 
+from remediator.backends.engine import ContainerState
 from remediator.guards import Guards
-from remediator.watch import EventFeed, trigger_of
+from remediator.watch import EventFeed, Stopped, stopped_service, trigger_of
 
 from .support import PORT_SHIFT, ROOT, SandboxDir, http_server, remediate, require_engine, wait_for
 
@@ -285,6 +286,32 @@ def test_watch_heals_a_recreated_service_and_ignores_the_events_of_its_own_fix(s
 
 @pytest.mark.engine
 @pytest.mark.sandbox
+def test_a_stopped_service_starts_its_cycle_without_the_debounce_window(sandbox: SandboxDir) -> None:
+    """A window of 300 s that the cycle does not wait for: a service's container exiting, alone, is its
+    own evidence. The first run re-tests that service's checks on top of the first cycle's whole run, the
+    heal is verified by a whole re-test all the same, and the fix's own events start no cycle."""
+    sandbox.up()
+    saga = "service-not-running[service=saga-orchestrator]"
+    watch = Watch(sandbox, *UNTIL, "--interval", "600", "--debounce", "300", "--duration", "900")
+    try:
+        first = watch.next()
+        assert first["met"] and "at_once" not in first and "first_run" not in first, first
+        stop_service(sandbox, "saga-orchestrator")
+        healed = watch.next(timeout=120)  # long before the window would have closed
+        assert healed["at_once"] is True and "saga-orchestrator exited" in healed["trigger"], healed
+        assert healed["first_run"] == f"4 of {healed['total']} checks re-tested, the rest as before", healed
+        assert healed["rate_before"] < 0.97 and keys(healed) == [saga] and healed["met"], healed
+        assert healed["passed_after"] >= 0.97 * healed["total"]  # counted on a whole re-test, not the partial run
+        assert running(sandbox, "saga-orchestrator")
+        assert watch.quiet(8)
+    finally:
+        code = watch.stop()
+    assert code == 0 and watch.next(timeout=5)["cycles"] == 2
+    assert_clean(sandbox, watch)
+
+
+@pytest.mark.engine
+@pytest.mark.sandbox
 def test_watch_on_a_schedule_alone(sandbox: SandboxDir) -> None:
     sandbox.up()
     watch = Watch(sandbox, *UNTIL, "--no-events", "--interval", "1", "--max-cycles", "2")
@@ -322,6 +349,99 @@ def test_which_events_start_a_cycle() -> None:
     assert trigger_of(event("health_status: starting")) is None
     assert trigger_of(event("start")) is None
     assert trigger_of(event("die", **{"com.docker.compose.oneoff": "True"})) is None  # a compose run
+
+
+class Listing:
+    """The engine's listing of one service's containers, as given (``Stopped.still`` only reads it)."""
+
+    def __init__(self, *states: tuple[str, str]) -> None:
+        self.states = [
+            ContainerState("api", f"p-api-{i}", cid, state, "none", 0, 0) for i, (cid, state) in enumerate(states)
+        ]
+
+    def containers(self, project: str, service: str | None = None, all: bool = True) -> list[ContainerState]:
+        assert (project, service) == ("p", "api")
+        return self.states
+
+
+def test_an_exited_container_is_its_own_evidence_only_while_it_is_exited_and_alone() -> None:
+    died = {**event("die", exitCode="0"), "Actor": {"ID": "c1", **event("die")["Actor"]}}
+    assert stopped_service(died) == "api"
+    assert stopped_service(event("destroy")) is None and stopped_service(event("health_status: unhealthy")) is None
+    assert stopped_service(event("die", **{"com.docker.compose.oneoff": "True"})) is None
+
+    def still(*states: tuple[str, str]) -> bool:
+        stopped = Stopped.of(died, Listing(*states), "p")  # type: ignore[arg-type]
+        assert stopped is not None
+        return stopped.still()
+
+    assert still(("c1", "exited")) and still(("c1", "dead"))
+    assert not still(("c1", "running"))  # a restart policy brought it back
+    assert not still(("c2", "created"), ("c1", "exited"))  # a recreate is under way
+    assert not still(("c2", "running"))  # recreated already
+    assert not still()  # removed
+
+
+class Died:
+    """The event feed of a project where one service's container exited: that event, then quiet."""
+
+    project = "p"
+
+    def __init__(self, service: str) -> None:
+        died = event("die", service, exitCode="0")
+        self.events = [{**died, "Actor": {"ID": "c1", **died["Actor"]}}]
+
+    def get(self, timeout: float) -> dict[str, Any] | None:
+        return self.events.pop(0) if self.events else None
+
+
+def test_a_stopped_service_s_cycle_re_tests_its_checks_heals_at_once_and_says_met_from_a_whole_run(
+    tmp_path: Path,
+) -> None:
+    """The watch's own logic, on a recorded stack: after a whole cycle that met the target, a service's
+    exit is measured by its checks alone (shallow: the playbooks' diagnosis names the cause), the window
+    of 60 s is not waited for, and the heal's "met" comes from a whole re-test."""
+    from remediator.watch import Watcher, WatchOptions
+
+    from .recorded import RecordedStack, World, check, entry
+    from .test_loop import planner
+
+    world = World(services=("api", "ui"), running={"api", "ui"})
+    checks = [
+        check("api.running", lambda w: "api" in w.running, service="api"),
+        check("api.call", lambda w: "api" in w.running, requires=("api.running",)),
+        check("ui.page", lambda w: True),
+        check("ui.more", lambda w: True),
+    ]
+    stack = RecordedStack(world, checks)
+    start = entry(
+        "service-not-running",
+        {"container": {"state": ["exited"]}},
+        {"compose_up": {"services": ["{{ service }}"]}},
+        group_by=("service",),
+    )
+    watcher = Watcher(planner(stack, [start], tmp_path), WatchOptions(debounce_s=60), emit=lambda _r: None)
+    watcher.last = watcher.cycle(1, "start")
+    assert watcher.last["met"] and stack.tested == [None]
+
+    world.running.discard("api")
+    watcher._engine = Listing(("c1", "exited"))  # type: ignore[assignment]
+    trigger = watcher._wait(Died("api"), time.monotonic() + 600, time.monotonic() + 600)  # type: ignore[arg-type]
+    first = watcher._premeasured
+    assert trigger == "api exited (0)" and first is not None and first.at_once and first.partial == 2
+    assert stack.tested[1] == {"api.running", "api.call"} and stack.deep_asked[1] is False
+    record = watcher.cycle(2, trigger, first)
+    assert record["at_once"] and record["first_run"] == "2 of 4 checks re-tested, the rest as before"
+    assert record["rate_before"] == 0.5 and record["acted_on"] == ["service-not-running[service=api]"]
+    assert record["met"] and record["healed"] and stack.tested[-1] is None  # verified by a whole run
+
+    # The service came back by itself before the run (a restart policy): a partial run never says met.
+    watcher.last = record
+    watcher._engine = Listing(("c1", "exited"))  # type: ignore[assignment]
+    trigger = watcher._wait(Died("api"), time.monotonic() + 600, time.monotonic() + 600)  # type: ignore[arg-type]
+    tested = len(stack.tested)
+    record = watcher.cycle(3, trigger, watcher._premeasured)
+    assert record["met"] and "first_run" not in record and stack.tested[tested:] == [None]
 
 
 def test_the_feed_drops_the_events_a_cycle_caused_and_keeps_later_ones() -> None:

@@ -45,7 +45,10 @@ def watch(
     debounce: Annotated[
         float,
         typer.Option(
-            "--debounce", min=0.0, metavar="SECONDS", help="Seconds to gather a burst of events into one cycle."
+            "--debounce",
+            min=0.0,
+            metavar="SECONDS",
+            help="Seconds to gather a burst of events into one cycle (a service's exit, alone, does not wait).",
         ),
     ] = 1.0,
     events: Annotated[
