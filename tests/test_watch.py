@@ -98,25 +98,12 @@ class Watch:
         return self.proc.returncode
 
 
-def settled(project: str) -> bool:
-    """No container of the project is still starting or unhealthy (a slow first initdb has finished)."""
-    out = subprocess.run(
-        ["docker", "ps", "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Status}}"],
-        capture_output=True, text=True, check=False,
-    ).stdout  # fmt: skip
-    return "unhealthy" not in out and "starting" not in out
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxDir]:
     require_engine()
     box = SandboxDir(tmp_path_factory.mktemp("watch") / "stack", f"remediate-watch-{token_hex(3)}", OFFSET)
     try:
-        try:
-            box.up()
-        except AssertionError:  # postgres' first initdb can outlast its start_period on a loaded machine
-            wait_for(lambda: settled(box.project), timeout=300, interval=2)
-            box.up()  # its volume is initialized now: this start is the ordinary one
+        box.up()  # sandbox.py asks up --wait again when a slow first initdb made it give up
         yield box
     finally:
         box.down()
