@@ -109,7 +109,7 @@ async def run_checks(
     # engine, and read the target's variables; the run's duration is the checks' own time.
     for kind in {c.kind for c in checks}:
         probe_for(kind)
-    templating.prepare()
+    templating.prepare(s for c in checks for _, s in templating.strings({"probe": c.probe, "expect": c.expect}))
     state = state or RunState(context=base_context(target))
     started = time.perf_counter()
     bound = asyncio.Semaphore(concurrency)
