@@ -62,8 +62,8 @@ class H11Transport:
     URL. The runner bounds the requests in flight, and so does ``limit`` here.
     """
 
-    def __init__(self, limit: int = 64) -> None:
-        self.limit = limit
+    def __init__(self, limit: int = 64, unix_socket: str | None = None) -> None:
+        self.limit, self.unix_socket = limit, unix_socket  # a socket path: every request goes there
         self._slots: asyncio.Semaphore | None = None
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._ssl: Any = None
@@ -112,7 +112,10 @@ class H11Transport:
 
                 self._ssl = ssl.create_default_context()
             ssl_context = self._ssl
-        reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context)
+        if self.unix_socket is not None:
+            reader, writer = await asyncio.open_unix_connection(self.unix_socket)
+        else:
+            reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context)
         return _Connection(reader, writer, fresh=True)
 
     async def close(self) -> None:
