@@ -103,6 +103,14 @@ def test_get_returns_status_body_and_only_the_kept_headers() -> None:
     assert "x-dropped" not in headers and "content-length" not in headers
 
 
+def test_credentials_in_the_url_are_basic_auth_not_part_of_the_host() -> None:
+    with echo_server() as url:
+        (resp,) = send_all(Request("GET", url.replace("http://", "http://probe:s%40cret@") + "/x"))
+    headers = json.loads(resp.body)["headers"]  # type: ignore[attr-defined]
+    assert headers["host"] == url.removeprefix("http://")
+    assert headers["authorization"] == "Basic cHJvYmU6c0BjcmV0"  # probe:s@cret
+
+
 def test_json_form_and_files_are_encoded_with_their_content_type() -> None:
     with echo_server() as url:
         as_json, form, files, own = send_all(

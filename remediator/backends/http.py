@@ -76,7 +76,13 @@ class H11Transport:
             raise HttpError(f"not an http(s) URL: {request.url}")
         origin = (url.scheme, url.hostname, url.port or (443 if url.scheme == "https" else 80))
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        headers, body = _encode(request, url.netloc)
+        headers, body = _encode(request, url.netloc.rpartition("@")[2])
+        if url.username is not None and not any(k.lower() == "authorization" for k in request.headers):
+            import base64
+            from urllib.parse import unquote
+
+            pair = f"{unquote(url.username)}:{unquote(url.password or '')}".encode()
+            headers.append(("Authorization", "Basic " + base64.b64encode(pair).decode()))  # as aiohttp did
         try:
             async with asyncio.timeout(request.timeout), self._slots:  # a total, pool wait included
                 while True:
