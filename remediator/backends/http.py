@@ -155,10 +155,10 @@ class _Connection:
         chunks: list[bytes] = []
         status, got_any = 0, False
         try:
-            self.writer.write(self.h11.send(h11.Request(method=method, target=target, headers=headers)))
+            out = self.h11.send(h11.Request(method=method, target=target, headers=headers)) or b""
             if body:
-                self.writer.write(self.h11.send(h11.Data(data=body)))
-            self.writer.write(self.h11.send(h11.EndOfMessage()))
+                out += self.h11.send(h11.Data(data=body)) or b""
+            self.writer.write(out + (self.h11.send(h11.EndOfMessage()) or b""))  # one write: one segment
             await self.writer.drain()
             while True:
                 event = self.h11.next_event()
