@@ -18,8 +18,9 @@ sides (else the figures compare unequal work and the script stops). Goal: remedi
 ansible-core lives in a virtual environment of its own (``make bench-ansible-env`` creates
 ``.venv-ansible`` from PyPI); without it only remediate is measured and the script says so.
 
-Run: .venv/bin/python benchmarks/ansible.py [--runs 5] [--inventory INV]   (no --inventory: a private
-sandbox is brought up at --port-offset and torn down afterwards)
+Run: .venv/bin/python benchmarks/ansible.py [--runs 5] [--inventory INV] [--baseline OTHER_TREE]
+(no --inventory: a private sandbox is brought up at --port-offset and torn down afterwards; --baseline:
+another source tree's ``remediate check``, e.g. main's, timed in the same runs, interleaved)
 """
 
 from __future__ import annotations
@@ -294,19 +295,23 @@ def _ordered(checks: list[Any]) -> list[Any]:
 # -- the runs -------------------------------------------------------------------------------------
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
-    """Wall and CPU seconds (the process and everything it started) of one command."""
+def timed(
+    argv: list[str], env: dict[str, str] | None = None, tree: Path = ROOT
+) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall and CPU seconds (the process and everything it started) of one command; ``tree``: the
+    working directory, whose ``remediator`` ``python -m`` imports first (to time another version)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tree, env=env, check=False)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, proc
 
 
-def run_remediate(inventory: Path) -> tuple[float, float, dict[str, Any]]:
-    wall, cpu, proc = timed([sys.executable, "-m", "remediator", "check", "--json", "-i", str(inventory)])
+def run_remediate(inventory: Path, tree: Path = ROOT) -> tuple[float, float, dict[str, Any]]:
+    argv = [sys.executable, "-m", "remediator", "check", "--json", "-i", str(inventory.resolve())]
+    wall, cpu, proc = timed(argv, tree=tree)
     if not proc.stdout.strip():
         raise RuntimeError(f"remediate check exited {proc.returncode}:\n{proc.stderr[-800:]}")
     doc = json.loads(proc.stdout)
@@ -355,7 +360,7 @@ def _load_avg() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def measure(inventory: Path, runs: int, ansible: Path | None) -> dict[str, Any]:
+def measure(inventory: Path, runs: int, ansible: Path | None, baseline: Path | None = None) -> dict[str, Any]:
     from remediator.loader import load_inventory, load_suite
 
     target = load_inventory(inventory).select()[0]
@@ -383,6 +388,8 @@ def measure(inventory: Path, runs: int, ansible: Path | None) -> dict[str, Any]:
             }
             say(f"playbook of {len(checks)} checks written: {book}")
         run_remediate(inventory)  # warm-up: bytecode, page cache, the schema cache
+        if baseline is not None:
+            run_remediate(inventory, baseline)
         if ansible is not None:
             run_ansible(ansible, book, env or {})
         for i in range(runs):
@@ -390,6 +397,11 @@ def measure(inventory: Path, runs: int, ansible: Path | None) -> dict[str, Any]:
             rem.append((w, c))
             figures.setdefault("remediate_passed", []).append(doc["passed"])
             line = f"run {i + 1}/{runs}: remediate {w:.2f} s (CPU {c:.2f} s, {doc['passed']}/{doc['total']} passed)"
+            if baseline is not None:
+                w, c, doc = run_remediate(inventory, baseline)
+                figures.setdefault("baseline_wall_s", []).append(round(w, 3))
+                figures.setdefault("baseline_cpu_s", []).append(round(c, 3))
+                line += f", baseline {w:.2f} s (CPU {c:.2f} s)"
             if ansible is not None:
                 w, c, recap = run_ansible(ansible, book, env or {})
                 ans.append((w, c))
@@ -414,6 +426,11 @@ def report(fig: dict[str, Any]) -> None:
     print(f"\n{fig['checks']} checks, {fig['runs']} runs each, interleaved; load average {fig['load_before']} -> "
           f"{fig['load_after']} (1, 5, 15 min)")  # fmt: skip
     print(f"  remediate check      median {r_wall:7.2f} s wall  {r_cpu:6.2f} s CPU  (runs: {fig['remediate_wall_s']})")
+    if "baseline_wall_s" in fig:
+        b_wall, b_cpu = statistics.median(fig["baseline_wall_s"]), statistics.median(fig["baseline_cpu_s"])
+        fig.update(baseline_ratio_wall=round(b_wall / r_wall, 2), baseline_ratio_cpu=round(b_cpu / r_cpu, 2))
+        print(f"  baseline check       median {b_wall:7.2f} s wall  {b_cpu:6.2f} s CPU  ({fig['baseline']}): this tree "
+              f"{b_wall / r_wall:.2f}x faster (CPU {b_cpu / r_cpu:.2f}x)")  # fmt: skip
     p_wall, h_wall = statistics.median(fig["plan_wall_s"]), statistics.median(fig["help_wall_s"])
     fig.update(plan_ratio=round(p_wall / r_wall, 2))
     print(
@@ -441,6 +458,9 @@ def main() -> int:
     parser.add_argument("--ansible-playbook", type=Path, default=ANSIBLE_VENV / "bin" / "ansible-playbook")
     parser.add_argument("--write-playbook", type=Path, help="only write the playbook for --inventory and stop")
     parser.add_argument("--json", dest="json_out", type=Path, help="write the figures as JSON to this file")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="DIR", help="another source tree whose check is timed too, interleaved"
+    )
     args = parser.parse_args()
     ansible = args.ansible_playbook if args.ansible_playbook.exists() else None
     if ansible is None:
@@ -456,13 +476,14 @@ def main() -> int:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the sandbox is torn down
     if args.inventory:
-        fig = measure(args.inventory, args.runs, ansible)
+        fig = measure(args.inventory, args.runs, ansible, args.baseline)
     else:
         from heal import private_sandbox
 
         with private_sandbox("ansible", args.port_offset) as box:
             box.up()
-            fig = measure(box.inventory, args.runs, ansible)
+            fig = measure(box.inventory, args.runs, ansible, args.baseline)
+    fig["baseline"] = str(args.baseline) if args.baseline else None
     report(fig)
     if args.json_out:
         args.json_out.write_text(json.dumps(fig, indent=2) + "\n")

@@ -104,12 +104,12 @@ async def run_checks(
     if target.compose is not None and any(
         c.kind == "container" and (only is None or c.id in only or c.id not in reuse) for c in checks
     ):
-        ctx.list_containers()  # in a thread, while the set-up below runs
+        ctx.list_containers()  # while the set-up below runs
     # Set-up before the clock: import each probe module (and its client library) and the template
     # engine, and read the target's variables; the run's duration is the checks' own time.
     for kind in {c.kind for c in checks}:
         probe_for(kind)
-    templating.prepare()
+    templating.prepare(s for c in checks for _, s in templating.strings({"probe": c.probe, "expect": c.expect}))
     state = state or RunState(context=base_context(target))
     started = time.perf_counter()
     bound = asyncio.Semaphore(concurrency)

@@ -5,7 +5,9 @@ Jinja2's sandboxed environment (the engine Ansible users already know): expressi
 reach a shell. An undefined name is an error that names it, never an empty string. Jinja2 compiles a
 template in about a millisecond, so a string made only of text and ``{{ expression }}`` parts is
 rendered part by part, each distinct expression compiled once (``urls.api`` once for a thousand URLs);
-strings with ``{% ... %}`` blocks go through a whole compiled template.
+strings with ``{% ... %}`` blocks go through a whole compiled template. The two commonest expressions,
+``{{ name.key }}`` and ``{{ 8000 + port_offset }}``, are answered without Jinja, exactly as Jinja would
+(tests/test_templating_fast.py), so a suite made of them never imports it (0.1-0.2 s of a ``check``).
 
 A template is user code, so whatever it raises (``1/0``, ``1 + 'a'``, a 5000-digit number that
 cannot become text, a range past the sandbox's 100,000) is a ``TemplateError`` naming the template,
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -91,9 +93,20 @@ def _env() -> Any:
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
-def prepare() -> None:
-    """Import and set up the template engine now rather than at the first template."""
-    _env()
+def prepare(sources: Iterable[str] = ()) -> None:
+    """Import and set up the template engine now rather than at the first template that needs it, if
+    one of ``sources`` will (a block, or an expression ``_plain`` does not cover): a suite of plain
+    lookups never imports Jinja (0.1-0.2 s of a ``check``'s CPU)."""
+    if any(needs_engine(source) for source in sources):
+        _env()
+
+
+def needs_engine(source: str) -> bool:
+    """Whether rendering ``source`` goes through Jinja (its values aside: a lookup that misses does too)."""
+    if "{{" not in source and "{%" not in source:
+        return False
+    parts = _split(source)
+    return parts is None or any(_plain(part) is None for part in parts[1::2])
 
 
 @lru_cache(maxsize=8192)
@@ -137,8 +150,11 @@ def render_str(source: str, context: Mapping[str, Any]) -> str:
             if i % 2 == 0:
                 out.append(part)
                 continue
-            value = _lookup(part, context)
-            out.append(_str(_expression(part.strip())(context) if value is _MISS else value))
+            value = _fast(part, context)
+            if value is _MISS:
+                out.append(_str(_expression(part.strip())(context)))
+            else:
+                out.append("" if value is None else str(value))
         return "".join(out)
     except UserError:
         raise
@@ -160,18 +176,65 @@ def _dotted(part: str) -> tuple[str, ...] | None:
     return None if names is None or names[0] in _WORDS else names
 
 
-def _lookup(part: str, context: Mapping[str, Any]) -> Any:
-    """``{{ name }}`` and ``{{ name.key.key }}`` over plain dicts, looked up as Jinja would (a name of the
-    scope, then a key that is not a dict attribute), without a Jinja context per call: most of a
-    check's rendering (``{{ urls.api }}``). Anything else is ``_MISS``, for Jinja to evaluate."""
+_SUM = re.compile(
+    r"\s*(?:(0|[1-9][0-9]{0,17})\s*\+\s*([A-Za-z_][A-Za-z0-9_.]*)|([A-Za-z_][A-Za-z0-9_.]*)\s*\+\s*(0|[1-9][0-9]{0,17}))\s*"
+)
+# Names Jinja itself gives a meaning (its globals, ``self``, a macro's ``caller`` ...): left to Jinja.
+_SPECIAL = frozenset({"self", "range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "caller"})
+_SPECIAL |= {"varargs", "kwargs", "super"}
+
+
+@lru_cache(maxsize=8192)
+def _plain(part: str) -> tuple[tuple[str, ...], int | None] | None:
+    """An expression of the two kinds rendered without Jinja: ``name.key...`` (literal None) and
+    ``INT + name.key...`` / ``name.key... + INT`` (``{{ 8000 + port_offset }}``); None for anything else."""
     names = _dotted(part)
-    if names is None or names[0] not in context:
+    literal = None
+    if names is None:
+        m = _SUM.fullmatch(part)
+        if m is None:
+            return None
+        literal = int(m.group(1) or m.group(4))
+        names = _dotted(m.group(2) or m.group(3))
+        if names is None:
+            return None
+    return None if names[0] in _SPECIAL else (names, literal)
+
+
+def _fast(part: str, context: Mapping[str, Any]) -> Any:
+    """What Jinja would make of a ``_plain`` expression over plain dicts, or ``_MISS`` to let Jinja do it.
+    The sum only of two ints (``+`` of anything else is Jinja's, with its errors)."""
+    plain = _plain(part)
+    if plain is None:
+        return _MISS
+    names, literal = plain
+    value = _lookup(names, context)
+    if literal is None or value is _MISS:
+        return value
+    return literal + value if value.__class__ is int else _MISS
+
+
+def _lookup(names: tuple[str, ...], context: Mapping[str, Any]) -> Any:
+    """``{{ name }}`` and ``{{ name.key.key }}`` over dicts and mappings, looked up as Jinja's sandbox would
+    (a name of the scope, then a key that is not an attribute; an error other than a missing key, such as
+    an unknown secret's ``UserError``, raised as Jinja would let it through), without a Jinja context per
+    call: most of a check's rendering (``{{ urls.api }}``, ``{{ secrets.api_key }}``). Anything else is
+    ``_MISS``, for Jinja to evaluate."""
+    if names[0] not in context:
         return _MISS
     value = context[names[0]]
     for key in names[1:]:
-        if value.__class__ is not dict or key not in value or hasattr(dict, key):
+        if value.__class__ is dict:
+            if key not in value or hasattr(dict, key):
+                return _MISS
+            value = value[key]
+        elif isinstance(value, Mapping) and not hasattr(value, key):  # the secrets: Jinja's getattr, then [key]
+            try:
+                value = value[key]
+            except (TypeError, LookupError):
+                return _MISS
+        else:
             return _MISS
-        value = value[key]
     return value
 
 
@@ -214,6 +277,11 @@ def names(source: str) -> tuple[set[str], set[tuple[str, str]]]:
     ``{{ urls.api }}/c/1`` ... ``{{ urls.api }}/c/9999`` parse once, not 10,000 times (about 1 ms
     each). An expression with quotes or braces, or a string with blocks, is parsed whole."""
     parts = _split(source)
+    if parts is not None and not any("{{" in text or "}}" in text for text in parts[::2]):
+        plain = [_plain(p) for p in parts[1::2]]
+        if all(p is not None for p in plain):  # Jinja's answer for these, without parsing (or importing) it
+            free = {p[0][0] for p in plain if p is not None}
+            return free, {p[0][:2] for p in plain if p is not None and len(p[0]) > 1}
     if (
         parts is not None
         and not any("{{" in text for text in parts[::2])  # an unclosed ``{{`` is the parser's to report

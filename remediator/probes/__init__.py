@@ -59,17 +59,26 @@ class ProbeContext:
         return self._transport
 
     def list_containers(self) -> asyncio.Task[dict[str, Any]]:
-        """Start listing the project's containers in a thread, if not started yet. The runner calls it
-        before its own set-up, so the engine's import, connection and listing (the head of every
-        suite's critical path: most checks require a container check) overlap that set-up."""
+        """Start listing the project's containers, if not started yet. The runner calls it before its own
+        set-up, so the listing (the head of every suite's critical path: most checks require a container
+        check) overlaps that set-up."""
         if self._containers is None:
-            from ..backends.engine import by_service
-
-            def listing() -> dict[str, Any]:
-                return by_service(self.engine.containers(self.project))
-
-            self._containers = asyncio.ensure_future(asyncio.to_thread(listing))
+            self._containers = asyncio.ensure_future(self._listing())
         return self._containers
+
+    async def _listing(self) -> dict[str, Any]:
+        """Straight from the engine's socket on the event loop when it is the default local engine and no
+        engine was handed in (``backends.engine_api``: no SDK import, the inspects at once); else, or when
+        that does not answer, through the SDK in a thread, as every other engine call."""
+        from ..backends import engine_api
+        from ..backends.engine import by_service
+
+        project = self.project
+        if self._engine is None and (socket := engine_api.local_socket(self.target.docker)) is not None:
+            found = await engine_api.containers(socket, project)
+            if found is not None:
+                return by_service(found)
+        return await asyncio.to_thread(lambda: by_service(self.engine.containers(project)))
 
     async def container(self, service: str) -> Any:
         """A service's container state; the project's containers are listed once per run, not per check."""

@@ -1,0 +1,68 @@
+"""A compose project's containers read from the engine's API directly, through ``backends.http``.
+
+The check's critical path starts with this listing (most checks require a container check). Through the
+docker SDK it costs the SDK's import (requests, urllib3: about 0.25 s of CPU, holding the GIL while the
+main thread sets the run up), a ping, then one inspect per container, one after another. Here it is one
+list and the inspects at once, over the engine's Unix socket, with the client the probes already use.
+Only for the default engine on a local socket; ``None`` for anything else or on any error, and the caller
+goes through ``backends.engine`` (the SDK), which says what is wrong in its own words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+from urllib.parse import quote
+
+from ..model import DockerEndpoint
+from .engine import ONEOFF, PROJECT, ContainerState, _state
+from .http import H11Transport, HttpError, Request
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def local_socket(endpoint: DockerEndpoint) -> str | None:
+    """The Unix socket of the engine ``docker.from_env()`` would reach, when that is all it takes."""
+    if endpoint.host or endpoint.context:
+        return None
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host:
+        return DEFAULT_SOCKET
+    return host.removeprefix("unix://") if host.startswith("unix:///") else None
+
+
+class _Container:
+    """The inspect document in the shape ``engine._state`` reads (the SDK's Container: attrs, labels...)."""
+
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self.attrs = attrs
+        self.id = attrs["Id"]
+        self.name = str(attrs.get("Name") or "").lstrip("/")
+        self.labels = (attrs.get("Config") or {}).get("Labels") or {}
+
+
+async def containers(socket: str, project: str, timeout: float = 10.0) -> list[ContainerState] | None:
+    """The project's service containers (one-off ones skipped), in the engine's order (newest first), as
+    ``Engine.containers`` lists them; None when the socket does not answer as an engine."""
+    http = H11Transport(16, unix_socket=socket)
+    filters = quote(json.dumps({"label": [f"{PROJECT}={project}"]}))
+    try:
+        listed = await http.send(
+            Request("GET", f"http://docker/containers/json?all=1&filters={filters}", timeout=timeout)
+        )
+        if listed.status != 200:
+            return None
+        ids = [c["Id"] for c in json.loads(listed.body) if (c.get("Labels") or {}).get(ONEOFF, "False") != "True"]
+        inspected = await asyncio.gather(
+            *(http.send(Request("GET", f"http://docker/containers/{i}/json", timeout=timeout)) for i in ids)
+        )
+        if any(r.status not in (200, 404) for r in inspected):
+            return None
+        found = [_Container(json.loads(r.body)) for r in inspected if r.status == 200]  # 404: removed meanwhile
+        return [_state(c) for c in found if c.labels.get(ONEOFF, "False") != "True"]
+    except (HttpError, ValueError, KeyError, TypeError):
+        return None
+    finally:
+        await http.close()
