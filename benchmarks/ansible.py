@@ -454,7 +454,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--inventory", type=Path, help="an inventory whose (healthy) target to use as it is")
-    parser.add_argument("--port-offset", type=int, default=33000)
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=12000,
+        help="added to the sandbox's ports; they stay below Linux's ephemeral range (32768-60999), where an "
+        "outgoing connection can hold a port first",
+    )
     parser.add_argument("--ansible-playbook", type=Path, default=ANSIBLE_VENV / "bin" / "ansible-playbook")
     parser.add_argument("--write-playbook", type=Path, help="only write the playbook for --inventory and stop")
     parser.add_argument("--json", dest="json_out", type=Path, help="write the figures as JSON to this file")
