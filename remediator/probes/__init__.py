@@ -67,14 +67,15 @@ class ProbeContext:
         return self._containers
 
     async def _listing(self) -> dict[str, Any]:
-        """Straight from the engine's socket on the event loop when it is the default local engine and no
-        engine was handed in (``backends.engine_api``: no SDK import, the inspects at once); else, or when
-        that does not answer, through the SDK in a thread, as every other engine call."""
+        """Straight from the engine's socket on the event loop when the target's engine is the default local
+        one (``backends.engine_api``: no SDK import, the inspects at once; an engine handed in is the
+        heal loop's for the same endpoint, and its run gains the same); else, or when that does not
+        answer, through the SDK in a thread, as every other engine call."""
         from ..backends import engine_api
         from ..backends.engine import by_service
 
         project = self.project
-        if self._engine is None and (socket := engine_api.local_socket(self.target.docker)) is not None:
+        if (socket := engine_api.local_socket(self.target.docker)) is not None:
             found = await engine_api.containers(socket, project)
             if found is not None:
                 return by_service(found)
