@@ -163,7 +163,14 @@ class LiveStack:
     def starting(self) -> list[str]:
         if self.target.compose is None:
             return []
-        return self.engine.services_with_health(self.target.compose.project, "starting")
+        import asyncio
+
+        from .backends import engine_api
+
+        project = self.target.compose.project
+        socket = engine_api.local_socket(self.target.docker)
+        found = asyncio.run(engine_api.services_with_health(socket, project, "starting")) if socket else None
+        return found if found is not None else self.engine.services_with_health(project, "starting")
 
     def readiness(self, services: set[str]) -> tuple[dict[str, str], set[str]]:
         states = self._states(services)

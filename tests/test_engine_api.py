@@ -80,3 +80,17 @@ def test_an_engine_that_is_not_the_local_default_is_left_to_the_sdk(monkeypatch:
 
 def test_a_socket_that_does_not_answer_as_an_engine_is_declined(tmp_path: Path) -> None:
     assert asyncio.run(engine_api.containers(str(tmp_path / "no.sock"), "p")) is None
+
+
+def test_the_socket_says_which_services_are_in_a_health_state_as_the_sdk_does(project: str) -> None:
+    socket = engine_api.local_socket(DockerEndpoint())
+    assert socket is not None
+    eng = Engine()
+    try:
+        for health in ("none", "starting", "healthy"):
+            direct = asyncio.run(engine_api.services_with_health(socket, project, health))
+            assert direct == eng.services_with_health(project, health), health
+    finally:
+        eng.close()
+    assert asyncio.run(engine_api.services_with_health(socket, project, "none")) == ["web"]  # running, no check
+    assert asyncio.run(engine_api.services_with_health("/nonexistent/docker.sock", project, "none")) is None
