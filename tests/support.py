@@ -85,11 +85,20 @@ def http_server(handler: Handler) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
+    with serving(_H) as url:
+        yield url
+
+
+@contextmanager
+def serving(handler_class: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real threaded HTTP server on 127.0.0.1 with a free port, answering with ``handler_class``;
+    yields its base URL and is shut down afterwards."""
+
     class _Server(ThreadingHTTPServer):
         daemon_threads = True
         request_queue_size = 1024
 
-    server = _Server(("127.0.0.1", 0), _H)
+    server = _Server(("127.0.0.1", 0), handler_class)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -9,15 +9,15 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from remediator.backends.http import H11Transport, HttpError, Request
+
+from .support import serving
 
 
 class Echo(BaseHTTPRequestHandler):
@@ -59,19 +59,6 @@ class Echo(BaseHTTPRequestHandler):
         return None
 
 
-@contextmanager
-def echo_server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def send_all(*requests: Request) -> list[object]:
     """Each request in turn on one transport; an ``HttpError`` is returned in its place."""
 
@@ -92,7 +79,7 @@ def send_all(*requests: Request) -> list[object]:
 
 
 def test_get_returns_status_body_and_only_the_kept_headers() -> None:
-    with echo_server() as url:
+    with serving(Echo) as url:
         (resp,) = send_all(Request("GET", f"{url}/api/health?x=1"))
     doc = json.loads(resp.body)  # type: ignore[attr-defined]
     assert resp.status == 200  # type: ignore[attr-defined]
@@ -104,7 +91,7 @@ def test_get_returns_status_body_and_only_the_kept_headers() -> None:
 
 
 def test_credentials_in_the_url_are_basic_auth_not_part_of_the_host() -> None:
-    with echo_server() as url:
+    with serving(Echo) as url:
         (resp,) = send_all(Request("GET", url.replace("http://", "http://probe:s%40cret@") + "/x"))
     headers = json.loads(resp.body)["headers"]  # type: ignore[attr-defined]
     assert headers["host"] == url.removeprefix("http://")
@@ -112,7 +99,7 @@ def test_credentials_in_the_url_are_basic_auth_not_part_of_the_host() -> None:
 
 
 def test_json_form_and_files_are_encoded_with_their_content_type() -> None:
-    with echo_server() as url:
+    with serving(Echo) as url:
         as_json, form, files, own = send_all(
             Request("POST", url, json={"user": "probe", "n": 1}),
             Request("POST", url, form={"a": "1", "b": "x y"}),
@@ -139,7 +126,7 @@ def test_json_form_and_files_are_encoded_with_their_content_type() -> None:
 
 def test_a_kept_alive_connection_is_reused_and_a_closed_one_replaced() -> None:
     Echo.connections.clear()
-    with echo_server() as url:
+    with serving(Echo) as url:
         answers = send_all(*(Request("GET", f"{url}/n/{i}") for i in range(3)))
         assert all(a.status == 200 for a in answers)  # type: ignore[attr-defined]
         assert len(Echo.connections) == 1
@@ -184,7 +171,7 @@ def test_no_answer_is_an_http_error_of_one_short_line() -> None:
     free.bind(("127.0.0.1", 0))
     port = free.getsockname()[1]
     free.close()
-    with echo_server() as url:
+    with serving(Echo) as url:
         refused, slow = send_all(
             Request("GET", f"http://127.0.0.1:{port}/"), Request("GET", f"{url}/slow", timeout=0.2)
         )
