@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .actions import new_run_id
-from .backends.engine import ONEOFF, SERVICE, Engine
+from .backends.engine import SERVICE, Engine, is_oneoff
 from .errors import Busy, Unreachable
 from .guards import Guards
 from .guardstore import StoredGuards
@@ -61,7 +61,7 @@ def _action(event: Mapping[str, Any]) -> str:
 def stopped_service(event: Mapping[str, Any]) -> str | None:
     """The compose service whose container exited, when ``event`` says so (a one-off run's does not count)."""
     attrs = (event.get("Actor") or {}).get("Attributes") or {}
-    if _action(event) != "die" or attrs.get(ONEOFF) == "True":
+    if _action(event) != "die" or is_oneoff(attrs):
         return None
     return attrs.get(SERVICE) or None
 
@@ -73,7 +73,7 @@ def trigger_of(event: Mapping[str, Any]) -> str | None:
     """
     action = _action(event)
     attrs = (event.get("Actor") or {}).get("Attributes") or {}
-    if attrs.get(ONEOFF) == "True":
+    if is_oneoff(attrs):
         return None
     who = attrs.get(SERVICE) or attrs.get("name") or "a container"
     if action == "die":

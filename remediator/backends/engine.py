@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,17 @@ class ContainerState:
     mounts: tuple[dict[str, str], ...] = field(default=())  # type, name (volumes), source, destination
 
 
+def is_oneoff(labels: Mapping[str, str]) -> bool:
+    """A ``compose run`` container, never a service's own."""
+    return labels.get(ONEOFF, "False") == "True"
+
+
+def services_listed(summaries: list[dict[str, Any]]) -> list[str]:
+    """The services of an engine container listing (``/containers/json``), one-off containers skipped."""
+    labels = [c.get("Labels") or {} for c in summaries]
+    return sorted({lb.get(SERVICE, "") for lb in labels if not is_oneoff(lb)} - {""})
+
+
 def by_service(states: list[ContainerState]) -> dict[str, ContainerState]:
     """One container per service: a running one where a service has several (a one-off leftover, a
     container being replaced), else the newest. The one rule for which container speaks for a service."""
@@ -106,7 +118,7 @@ class Engine:
             found = self.client.containers.list(all=all, filters=filters)
         except docker.errors.DockerException as exc:
             raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
-        return [_state(c) for c in found if c.labels.get(ONEOFF, "False") != "True"]
+        return [_state(c) for c in found if not is_oneoff(c.labels)]
 
     def services_with_health(self, project: str, health: str) -> list[str]:
         """The services whose running container's health is ``health`` (``starting``, ``healthy``...):
@@ -119,8 +131,7 @@ class Engine:
             found = self.client.api.containers(filters=filters)
         except docker.errors.DockerException as exc:
             raise Unreachable(f"Docker engine: {_reason(exc)}; {START_HINT}") from None
-        labels = [c.get("Labels") or {} for c in found]
-        return sorted({lb.get(SERVICE, "") for lb in labels if lb.get(ONEOFF, "False") != "True"} - {""})
+        return services_listed(found)
 
     def container(self, project: str, service: str) -> ContainerState | None:
         """The service's container, preferring a running one; None when there is none."""

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..model import DockerEndpoint
-from .engine import ONEOFF, PROJECT, SERVICE, ContainerState, _state
+from .engine import PROJECT, ContainerState, _state, is_oneoff, services_listed
 from .http import H11Transport, HttpError, Request
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
@@ -43,25 +43,28 @@ class _Container:
         self.labels = (attrs.get("Config") or {}).get("Labels") or {}
 
 
+async def _listing(http: H11Transport, filters: dict[str, list[str]], timeout: float, all: bool = False) -> Any:
+    """``/containers/json`` with ``filters``, decoded; None when the engine does not answer 200."""
+    query = ("all=1&" if all else "") + f"filters={quote(json.dumps(filters))}"
+    listed = await http.send(Request("GET", f"http://docker/containers/json?{query}", timeout=timeout))
+    return json.loads(listed.body) if listed.status == 200 else None
+
+
 async def containers(socket: str, project: str, timeout: float = 10.0) -> list[ContainerState] | None:
     """The project's service containers (one-off ones skipped), in the engine's order (newest first), as
     ``Engine.containers`` lists them; None when the socket does not answer as an engine."""
     http = H11Transport(16, unix_socket=socket)
-    filters = quote(json.dumps({"label": [f"{PROJECT}={project}"]}))
     try:
-        listed = await http.send(
-            Request("GET", f"http://docker/containers/json?all=1&filters={filters}", timeout=timeout)
-        )
-        if listed.status != 200:
+        listed = await _listing(http, {"label": [f"{PROJECT}={project}"]}, timeout, all=True)
+        if listed is None:
             return None
-        ids = [c["Id"] for c in json.loads(listed.body) if (c.get("Labels") or {}).get(ONEOFF, "False") != "True"]
+        ids = [c["Id"] for c in listed if not is_oneoff(c.get("Labels") or {})]
         inspected = await asyncio.gather(
             *(http.send(Request("GET", f"http://docker/containers/{i}/json", timeout=timeout)) for i in ids)
         )
         if any(r.status not in (200, 404) for r in inspected):
             return None
-        found = [_Container(json.loads(r.body)) for r in inspected if r.status == 200]  # 404: removed meanwhile
-        return [_state(c) for c in found if c.labels.get(ONEOFF, "False") != "True"]
+        return [_state(_Container(json.loads(r.body))) for r in inspected if r.status == 200]  # 404: removed meanwhile
     except (HttpError, ValueError, KeyError, TypeError):
         return None
     finally:
@@ -74,13 +77,9 @@ async def services_with_health(socket: str, project: str, health: str, timeout: 
     settle wait before a heal's first run asks this: through the SDK it would import the SDK first (about
     0.25 s of CPU on the main thread), where the deep observation imports it beside the run anyway."""
     http = H11Transport(1, unix_socket=socket)
-    filters = quote(json.dumps({"label": [f"{PROJECT}={project}"], "health": [health]}))
     try:
-        listed = await http.send(Request("GET", f"http://docker/containers/json?filters={filters}", timeout=timeout))
-        if listed.status != 200:
-            return None
-        labels = [c.get("Labels") or {} for c in json.loads(listed.body)]
-        return sorted({lb.get(SERVICE, "") for lb in labels if lb.get(ONEOFF, "False") != "True"} - {""})
+        listed = await _listing(http, {"label": [f"{PROJECT}={project}"], "health": [health]}, timeout)
+        return None if listed is None else services_listed(listed)
     except (HttpError, ValueError, KeyError, TypeError, AttributeError):
         return None
     finally:
