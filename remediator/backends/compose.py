@@ -96,6 +96,10 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
+def _no_binary(argv: list[str], exc: FileNotFoundError) -> Unreachable:
+    return Unreachable(f"compose command {argv[0]!r} not found ({exc.strerror})")
+
+
 @cache
 def _find_default() -> tuple[str, ...]:
     docker = shutil.which("docker")
@@ -164,11 +168,14 @@ class Compose:
                 argv, capture_output=True, text=True, timeout=limit, env=self._env(), cwd=self.project.directory
             )
         except FileNotFoundError as exc:
-            raise Unreachable(f"compose command {argv[0]!r} not found ({exc.strerror})") from None
+            raise _no_binary(argv, exc) from None
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
             return Proc(tuple(argv), -1, out, f"timed out after {limit:g} s", time.monotonic() - started)
-        proc = Proc(tuple(argv), cp.returncode, cp.stdout, cp.stderr, time.monotonic() - started)
+        return self._checked(Proc(tuple(argv), cp.returncode, cp.stdout, cp.stderr, time.monotonic() - started))
+
+    def _checked(self, proc: Proc) -> Proc:
+        """``proc``, unless it failed because no engine answers: that is ``Unreachable`` (exit 3)."""
         if not proc.ok and _ENGINE_DOWN.search(proc.stderr):
             raise Unreachable(f"Docker engine at {where(self.endpoint)}: no Docker engine answers; {START_HINT}")
         return proc
@@ -184,7 +191,7 @@ class Compose:
         flags = () if interpolate else ("--no-interpolate",)
         proc = self.run("config", "--format", "json", *flags, timeout=60, files=files)
         if not proc.ok:
-            raise UserError(f"compose project {self.project.project or self.project.directory}: {proc.error_line()}")
+            raise self._unresolved(proc)
         return json.loads(proc.stdout)
 
     def config_run(self) -> Proc:
@@ -205,9 +212,12 @@ class Compose:
         if key not in _CONFIG_CACHE:
             proc = self.config_run()
             if not proc.ok:
-                name = self.project.project or self.project.directory
-                raise UserError(f"compose project {name}: {proc.error_line()}")
+                raise self._unresolved(proc)
         return _CONFIG_CACHE[key]
+
+    def _unresolved(self, proc: Proc) -> UserError:
+        """compose config's failure as one line naming the project (exit 2)."""
+        return UserError(f"compose project {self.project.project or self.project.directory}: {proc.error_line()}")
 
     def _files_state(self) -> tuple[Any, ...]:
         p = self.project
@@ -261,7 +271,7 @@ class Compose:
                 cwd=self.project.directory,
             )  # fmt: skip
         except FileNotFoundError as exc:
-            raise Unreachable(f"compose command {argv[0]!r} not found ({exc.strerror})") from None
+            raise _no_binary(argv, exc) from None
         watchdog = threading.Timer(timeout, child.kill)
         watchdog.start()
         lines: list[str] = []
@@ -282,12 +292,10 @@ class Compose:
             child.stdout.close()  # type: ignore[union-attr]
         out, seconds = "".join(lines), time.monotonic() - started
         if stopped:
-            return Proc(tuple(argv), 0, out, "", seconds)
+            return Proc(tuple(argv), 0, "", out, seconds)
         if returncode < 0:  # the watchdog's kill
             return Proc(tuple(argv), -1, out, f"timed out after {timeout:g} s", seconds)
-        if returncode != 0 and _ENGINE_DOWN.search(out):
-            raise Unreachable(f"Docker engine at {where(self.endpoint)}: no Docker engine answers; {START_HINT}")
-        return Proc(tuple(argv), returncode, out, "", seconds)
+        return self._checked(Proc(tuple(argv), returncode, "", out, seconds))  # stderr and stdout, merged
 
     def plan_of(
         self, proc: Proc, *, known: dict[str, Any] | None = None, names: dict[str, str] | None = None
