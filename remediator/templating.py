@@ -180,8 +180,9 @@ _SUM = re.compile(
     r"\s*(?:(0|[1-9][0-9]{0,17})\s*\+\s*([A-Za-z_][A-Za-z0-9_.]*)|([A-Za-z_][A-Za-z0-9_.]*)\s*\+\s*(0|[1-9][0-9]{0,17}))\s*"
 )
 # Names Jinja itself gives a meaning (its globals, ``self``, a macro's ``caller`` ...): left to Jinja.
-_SPECIAL = frozenset({"self", "range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "caller"})
-_SPECIAL |= {"varargs", "kwargs", "super"}
+_SPECIAL = frozenset(
+    {"self", "range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "caller", "varargs", "kwargs", "super"}
+)
 
 
 @lru_cache(maxsize=8192)
