@@ -308,27 +308,29 @@ class Watcher:
         (``Stopped.still``); otherwise the whole window is waited out as for any event.
         """
         reasons = [trigger_of(first) or "an event"]
+
+        def note(more: Mapping[str, Any] | None) -> None:
+            """One more event of the burst: its reason, and the run begun before it is not used."""
+            extra = trigger_of(more) if more is not None else None
+            if extra and measuring is not None:
+                measuring.dirty = True
+            if extra and extra not in reasons:
+                reasons.append(extra)
+
         end = time.monotonic() + self.options.debounce_s
         while not self._stop.is_set():
             left = end - time.monotonic()
             over = measuring is None or measuring.done()
             if over and stopped is not None and left > 0:
                 while feed is not None and (more := feed.get(0)) is not None:  # what came as the run ended
-                    if (extra := trigger_of(more)) and measuring is not None:
-                        measuring.dirty = True
-                        reasons += [extra] if extra not in reasons else []
+                    note(more)
                 if measuring is not None and not measuring.dirty and stopped.still():
                     measuring.quick = True
                     break
                 stopped = None  # something else is going on: gather the burst as for any event
             if left <= 0 and over:
                 break
-            more = feed.get(min(left, 0.5) if left > 0 else 0.05) if feed is not None else None
-            extra = trigger_of(more) if more is not None else None
-            if extra and measuring is not None:
-                measuring.dirty = True
-            if extra and extra not in reasons:
-                reasons.append(extra)
+            note(feed.get(min(left, 0.5) if left > 0 else 0.05) if feed is not None else None)
         return reasons
 
     def _asked(self) -> str | None:
