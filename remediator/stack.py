@@ -219,9 +219,9 @@ class LiveStack:
 
 
 class _RoundLogs:
-    """The round's container logs, each container's read at most once: at the first question about a
-    service, its last ``LINES`` lines, and each question's tail is cut from them. A diagnosis of the
-    sandbox asked 12-25 tails (5, 50 or 200 lines), each an engine call of its own."""
+    """The round's container logs, each container's read at most once: at the first question about any
+    service, every container's last ``LINES`` lines at once, and each question's tail is cut from them. A
+    diagnosis of the sandbox asked 12-25 tails (5, 50 or 200 lines), each an engine call of its own."""
 
     LINES = 200  # the longest tail a leaf asks by default (conditions' ``logs``); longer ones are read alone
 
@@ -234,9 +234,12 @@ class _RoundLogs:
             return []
         size = max(lines, self.LINES)
         if (service, size) not in self._read:
-            st = self.containers.get(service)
-            found = self.engine.logs(st.id, size) if st else []
-            self._read[(service, size)] = [MASKER.mask(line) for line in found]
+            # Every container's tail at once: the analyzers read each service's (credentials_refused).
+            ids = {st.id: name for name, st in self.containers.items()}
+            found = self.engine.logs_of_each(list(ids), size) if service in self.containers else {}
+            self._read[(service, size)] = []
+            for cid, said in found.items():
+                self._read[(ids[cid], size)] = [MASKER.mask(line) for line in said]
         return self._read[(service, size)][-lines:]
 
 

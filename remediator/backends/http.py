@@ -31,6 +31,7 @@ class Request:
     form: Mapping[str, str] | None = None
     files: Mapping[str, Mapping[str, str]] | None = None
     timeout: float = 10.0
+    raw: bool = False  # the body's bytes one to one as characters (latin-1), for a binary framing (logs)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,9 @@ class H11Transport:
                 while True:
                     conn = self._reuse(origin) or await self._open(origin)
                     try:
-                        return await conn.exchange(request.method, target, headers, body, self._idle[origin])
+                        return await conn.exchange(
+                            request.method, target, headers, body, self._idle[origin], request.raw
+                        )
                     except _Stale:  # a kept-alive connection the server had closed: once more, fresh
                         continue
         except TimeoutError:
@@ -149,7 +152,13 @@ class _Connection:
         self.writer.close()
 
     async def exchange(
-        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, idle: list[_Connection]
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        idle: list[_Connection],
+        raw: bool = False,
     ) -> Response:
         kept: dict[str, str] = {}
         chunks: list[bytes] = []
@@ -194,7 +203,8 @@ class _Connection:
             idle.append(self)
         else:
             self.close()
-        return Response(status, b"".join(chunks).decode(_charset(kept), errors="replace"), kept)
+        charset = "latin-1" if raw else _charset(kept)
+        return Response(status, b"".join(chunks).decode(charset, errors="replace"), kept)
 
 
 def _charset(headers: Mapping[str, str]) -> str:
