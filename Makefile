@@ -41,7 +41,7 @@ test-loaded: setup base-image chromium
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check remediator tests benchmarks
+	$(BIN)/ruff format --check remediator tests benchmarks sandbox
 
 bench: setup
 	$(BIN)/python benchmarks/check_suite.py

@@ -32,8 +32,11 @@ def _new_id(prefix: str) -> str:
 
 
 def _record(fields: dict) -> dict:
-    return {"id": _new_id("rec"), "createdTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-            "fields": dict(fields)}
+    return {
+        "id": _new_id("rec"),
+        "createdTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "fields": dict(fields),
+    }
 
 
 with _lock:
@@ -65,13 +68,15 @@ def guarded(func):
         if not authorized(req):
             return unauthorized()
         return func(req)
+
     return wrapper
 
 
 def table_of(req):
     if req.params.get("base") != BASE_ID:
-        return None, not_found("INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
-                               "Invalid permissions, or the requested model was not found.")
+        return None, not_found(
+            "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "Invalid permissions, or the requested model was not found."
+        )
     table = req.params.get("table")
     if table not in _records:
         return None, not_found("TABLE_NOT_FOUND", f"Could not find table {table} in application {BASE_ID}")
@@ -81,10 +86,18 @@ def table_of(req):
 def tables_payload():
     tables = []
     for index, (name, fields) in enumerate(SCHEMA.items()):
-        field_list = [{"id": f"fld{index}{i:02d}sandbox", "name": fname, "type": ftype}
-                      for i, (fname, ftype) in enumerate(fields)]
-        tables.append({"id": f"tbl{index:02d}sandbox", "name": name,
-                       "primaryFieldId": field_list[0]["id"], "fields": field_list, "views": []})
+        field_list = [
+            {"id": f"fld{index}{i:02d}sandbox", "name": fname, "type": ftype} for i, (fname, ftype) in enumerate(fields)
+        ]
+        tables.append(
+            {
+                "id": f"tbl{index:02d}sandbox",
+                "name": name,
+                "primaryFieldId": field_list[0]["id"],
+                "fields": field_list,
+                "views": [],
+            }
+        )
     return {"tables": tables}
 
 
@@ -96,23 +109,24 @@ def health(req):
 @app.route("GET", "/v0/meta/whoami")
 @guarded
 def whoami(req):
-    return json_response(200, {"id": "usrSandbox0000001", "scopes": ["data.records:read",
-                               "data.records:write", "schema.bases:read"]})
+    return json_response(
+        200, {"id": "usrSandbox0000001", "scopes": ["data.records:read", "data.records:write", "schema.bases:read"]}
+    )
 
 
 @app.route("GET", "/v0/meta/bases")
 @guarded
 def bases(req):
-    return json_response(200, {"bases": [{"id": BASE_ID, "name": "PyAirtable sandbox",
-                                          "permissionLevel": "create"}]})
+    return json_response(200, {"bases": [{"id": BASE_ID, "name": "PyAirtable sandbox", "permissionLevel": "create"}]})
 
 
 @app.route("GET", "/v0/meta/bases/{base}/tables")
 @guarded
 def base_tables(req):
     if req.params["base"] != BASE_ID:
-        return not_found("INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
-                         "Invalid permissions, or the requested model was not found.")
+        return not_found(
+            "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "Invalid permissions, or the requested model was not found."
+        )
     return json_response(200, tables_payload())
 
 
@@ -140,8 +154,9 @@ def create_record(req):
         fields = item.get("fields", {})
         unknown = sorted(set(fields) - allowed)
         if unknown:
-            return json_response(422, {"error": {"type": "UNKNOWN_FIELD_NAME",
-                                                 "message": f'Unknown field name: "{unknown[0]}"'}})
+            return json_response(
+                422, {"error": {"type": "UNKNOWN_FIELD_NAME", "message": f'Unknown field name: "{unknown[0]}"'}}
+            )
         created.append(_record(fields))
     with _lock:
         for rec in created:

@@ -33,6 +33,7 @@ def guarded(func):
         if not caller_ok(req):
             return error(401, "Missing user context")
         return func(req)
+
     return wrapper
 
 
@@ -68,8 +69,9 @@ def tables(req):
     status, payload = airtable("GET", f"/v0/meta/bases/{BASE}/tables")
     if status != 200:
         return upstream_error(status, payload)
-    return json_response(200, {"base_id": BASE, "tables": [{"id": t["id"], "name": t["name"]}
-                                                          for t in payload["tables"]]})
+    return json_response(
+        200, {"base_id": BASE, "tables": [{"id": t["id"], "name": t["name"]} for t in payload["tables"]]}
+    )
 
 
 @app.route("GET", "/schema")
@@ -105,8 +107,9 @@ def get_record(req):
 @app.route("PATCH", "/tables/{table}/records/{record}")
 @guarded
 def update_record(req):
-    status, payload = airtable("PATCH", f"{table_path(req)}/{req.params['record']}",
-                               {"fields": req.json().get("fields", {})})
+    status, payload = airtable(
+        "PATCH", f"{table_path(req)}/{req.params['record']}", {"fields": req.json().get("fields", {})}
+    )
     return json_response(200, payload) if status == 200 else upstream_error(status, payload)
 
 
@@ -118,6 +121,8 @@ def delete_record(req):
 
 
 if __name__ == "__main__":
-    log(f"settings: AIRTABLE_BASE={BASE} token={'set' if TOKEN else 'MISSING'} "
-        f"INTERNAL_API_KEY={'set' if INTERNAL_API_KEY else 'MISSING'}")
+    log(
+        f"settings: AIRTABLE_BASE={BASE} token={'set' if TOKEN else 'MISSING'} "
+        f"INTERNAL_API_KEY={'set' if INTERNAL_API_KEY else 'MISSING'}"
+    )
     app.serve(int(env("PORT", "8002")))

@@ -32,8 +32,10 @@ _slots = threading.BoundedSemaphore(MAX_CONCURRENCY)
 
 def limit(req, call):
     if not _slots.acquire(timeout=QUEUE_TIMEOUT_MS / 1000):
-        log(f"WARN concurrency limit {MAX_CONCURRENCY} reached; rejected {req.method} {req.path} "
-            f"after {QUEUE_TIMEOUT_MS} ms in queue")
+        log(
+            f"WARN concurrency limit {MAX_CONCURRENCY} reached; rejected {req.method} {req.path} "
+            f"after {QUEUE_TIMEOUT_MS} ms in queue"
+        )
         return error(503, "Service Unavailable: too many concurrent requests")
     try:
         return call()
@@ -53,8 +55,7 @@ def proxy(req, url: str, extra_headers: dict[str, str] | None = None) -> Respons
     if req.query:
         url = f"{url}?{req.query}"
     try:
-        status, resp_headers, body = http_call(req.method, url, req.body or None, headers,
-                                               timeout=UPSTREAM_TIMEOUT)
+        status, resp_headers, body = http_call(req.method, url, req.body or None, headers, timeout=UPSTREAM_TIMEOUT)
     except Exception as exc:
         log(f"ERROR upstream {url} unreachable: {exc}")
         return error(502, "Bad Gateway")

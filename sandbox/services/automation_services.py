@@ -35,7 +35,8 @@ def parse_multipart(req) -> dict[str, tuple[str | None, bytes]]:
     if not ctype.startswith("multipart/form-data"):
         return {}
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {ctype}\r\n\r\n".encode() + req.body)
+        f"Content-Type: {ctype}\r\n\r\n".encode() + req.body
+    )
     parts = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
@@ -80,8 +81,9 @@ def download(req):
         return error(404, "File not found")
     with open(os.path.join(UPLOAD_DIR, meta["id"]), "rb") as fh:
         content = fh.read()
-    return Response(200, content, "application/octet-stream",
-                    {"Content-Disposition": f'attachment; filename="{meta["filename"]}"'})
+    return Response(
+        200, content, "application/octet-stream", {"Content-Disposition": f'attachment; filename="{meta["filename"]}"'}
+    )
 
 
 @app.route("POST", "/workflows")
@@ -89,8 +91,13 @@ def create_workflow(req):
     body = req.json()
     if not body.get("name"):
         return error(422, [{"loc": ["body", "name"], "msg": "field required"}])
-    workflow = {"id": secrets.token_hex(8), "name": body["name"], "steps": body.get("steps", []),
-                "created_at": now(), "executions": []}
+    workflow = {
+        "id": secrets.token_hex(8),
+        "name": body["name"],
+        "steps": body.get("steps", []),
+        "created_at": now(),
+        "executions": [],
+    }
     with _lock:
         _workflows[workflow["id"]] = workflow
     return json_response(201, {k: v for k, v in workflow.items() if k != "executions"})
@@ -102,8 +109,12 @@ def execute(req):
         workflow = _workflows.get(req.params["workflow_id"])
         if workflow is None:
             return error(404, "Workflow not found")
-        execution = {"id": secrets.token_hex(8), "status": "completed", "started_at": now(),
-                     "steps_run": len(workflow["steps"])}
+        execution = {
+            "id": secrets.token_hex(8),
+            "status": "completed",
+            "started_at": now(),
+            "steps_run": len(workflow["steps"]),
+        }
         workflow["executions"].append(execution)
     return json_response(202, {"execution_id": execution["id"], "status": "accepted"})
 

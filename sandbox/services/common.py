@@ -34,8 +34,13 @@ def env(name: str, default: str | None = None) -> str | None:
 
 
 class Response:
-    def __init__(self, status: int, body: bytes = b"", content_type: str = "application/json",
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ):
         self.status = status
         self.body = body
         self.content_type = content_type
@@ -56,8 +61,7 @@ def error(status: int, detail) -> Response:
 
 
 class Request:
-    def __init__(self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str,
-                 params: dict[str, str]):
+    def __init__(self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str, params: dict[str, str]):
         self.handler = handler
         self.method = method
         self.path = path
@@ -97,6 +101,7 @@ class App:
         def register(func: Handler) -> Handler:
             self.routes.append((method, regex, func))
             return func
+
         return register
 
     def prefix(self, method: str, prefix: str):
@@ -106,6 +111,7 @@ class App:
         def register(func: Handler) -> Handler:
             self.routes.append((method, regex, func))
             return func
+
         return register
 
     def dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
@@ -124,8 +130,10 @@ class App:
                     continue
                 params = {k: v for k, v in match.groupdict().items() if v is not None}
                 request = Request(handler, method, path, query, params)
+
                 def call(f=func, r=request):
                     return f(r)
+
                 response = self.around(request, call) if self.around else call()
                 break
             else:
@@ -157,12 +165,23 @@ class App:
             def log_message(self, *args):  # our own access log is in dispatch()
                 pass
 
-            def do_GET(self): app.dispatch(self, "GET")
-            def do_POST(self): app.dispatch(self, "POST")
-            def do_PUT(self): app.dispatch(self, "PUT")
-            def do_PATCH(self): app.dispatch(self, "PATCH")
-            def do_DELETE(self): app.dispatch(self, "DELETE")
-            def do_HEAD(self): app.dispatch(self, "HEAD")
+            def do_GET(self):
+                app.dispatch(self, "GET")
+
+            def do_POST(self):
+                app.dispatch(self, "POST")
+
+            def do_PUT(self):
+                app.dispatch(self, "PUT")
+
+            def do_PATCH(self):
+                app.dispatch(self, "PATCH")
+
+            def do_DELETE(self):
+                app.dispatch(self, "DELETE")
+
+            def do_HEAD(self):
+                app.dispatch(self, "HEAD")
 
         class _Server(ThreadingHTTPServer):
             daemon_threads = True
@@ -177,8 +196,10 @@ class App:
 
 # --- dependency checks and downstream calls ---------------------------------------------------
 
-def http_call(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
-              timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+
+def http_call(
+    method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 5.0
+) -> tuple[int, dict[str, str], bytes]:
     """Call another service; HTTP errors come back as (status, headers, body), not exceptions."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
@@ -200,6 +221,7 @@ def check_http(url: str, timeout: float = 4.0) -> str:
 
 def db_connect():
     import psycopg2
+
     # 10 s: a new connection is a PostgreSQL backend and a SCRAM exchange, which took over 3 s on a
     # loaded machine (register answered 500 "timeout expired"); no fault of the sandbox is a slow database.
     return psycopg2.connect(os.environ["DATABASE_URL"], connect_timeout=10)
@@ -250,8 +272,10 @@ def redis_client():
     with _redis_lock:
         if _redis_client is None:
             import redis
-            _redis_client = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=4,
-                                                 socket_connect_timeout=4)  # under the checks' 5 s
+
+            _redis_client = redis.Redis.from_url(
+                os.environ["REDIS_URL"], socket_timeout=4, socket_connect_timeout=4
+            )  # under the checks' 5 s
         return _redis_client
 
 

@@ -20,15 +20,18 @@ def health(req):
 
 @app.route("GET", "/")
 def index(req):
-    return html_response(200, PAGE.format(title="", api=API_URL,
-                                          body='<h1>PyAirtable</h1><a href="/login">Sign in</a>'))
+    return html_response(
+        200, PAGE.format(title="", api=API_URL, body='<h1>PyAirtable</h1><a href="/login">Sign in</a>')
+    )
 
 
 @app.route("GET", "/login")
 def login(req):
-    form = ('<h1>Sign in</h1><form method="post" action="/api/auth/login">'
-            '<input name="username"><input name="password" type="password">'
-            '<button>Sign in</button></form>')
+    form = (
+        '<h1>Sign in</h1><form method="post" action="/api/auth/login">'
+        '<input name="username"><input name="password" type="password">'
+        "<button>Sign in</button></form>"
+    )
     return html_response(200, PAGE.format(title=" - Sign in", api=API_URL, body=form))
 
 

@@ -14,8 +14,7 @@ GEMINI_API_KEY = env("GEMINI_API_KEY", "")
 
 @app.route("GET", "/health")
 def health(req):
-    return health_response({"redis": check_redis(),
-                            "gemini_api_key": "ok" if GEMINI_API_KEY else "missing"})
+    return health_response({"redis": check_redis(), "gemini_api_key": "ok" if GEMINI_API_KEY else "missing"})
 
 
 @app.route("POST", "/chat")

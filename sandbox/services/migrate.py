@@ -13,7 +13,9 @@ import time
 import psycopg2
 
 MIGRATIONS = [
-    ("0001_create_users", """
+    (
+        "0001_create_users",
+        """
         CREATE TABLE users (
             id            SERIAL PRIMARY KEY,
             username      TEXT NOT NULL UNIQUE,
@@ -21,7 +23,8 @@ MIGRATIONS = [
             password_hash TEXT NOT NULL,
             created_at    TIMESTAMPTZ NOT NULL DEFAULT now()
         )
-    """),
+    """,
+    ),
 ]
 
 
@@ -40,8 +43,10 @@ def main() -> int:
     conn = connect()
     conn.autocommit = False
     with conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, "
-                    "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
         cur.execute("SELECT version FROM schema_migrations")
         done = {row[0] for row in cur.fetchall()}
         applied = 0

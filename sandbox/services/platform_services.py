@@ -31,8 +31,9 @@ _revoked_lock = threading.Lock()
 
 # --- passwords ---------------------------------------------------------------------------------
 
+
 def _iterations(rounds: int) -> int:
-    return 1000 * 2 ** rounds
+    return 1000 * 2**rounds
 
 
 def hash_password(password: str, rounds: int = HASH_ROUNDS) -> str:
@@ -54,6 +55,7 @@ def needs_rehash(stored: str) -> bool:
 
 # --- JWT (HS256) -------------------------------------------------------------------------------
 
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -65,8 +67,13 @@ def _unb64(text: str) -> bytes:
 def make_token(user_id: int, username: str) -> str:
     now = int(time.time())
     header = {"alg": "HS256", "typ": "JWT"}
-    payload = {"sub": str(user_id), "username": username, "iat": now,
-               "exp": now + JWT_EXPIRE_MINUTES * 60, "jti": secrets.token_hex(8)}
+    payload = {
+        "sub": str(user_id),
+        "username": username,
+        "iat": now,
+        "exp": now + JWT_EXPIRE_MINUTES * 60,
+        "jti": secrets.token_hex(8),
+    }
     signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(payload).encode())
     signature = hmac.new(JWT_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
     return signing_input + "." + _b64(signature)
@@ -75,8 +82,7 @@ def make_token(user_id: int, username: str) -> str:
 def decode_token(token: str) -> dict | None:
     try:
         header_b64, payload_b64, signature_b64 = token.split(".")
-        expected = hmac.new(JWT_SECRET.encode(), f"{header_b64}.{payload_b64}".encode(),
-                            hashlib.sha256).digest()
+        expected = hmac.new(JWT_SECRET.encode(), f"{header_b64}.{payload_b64}".encode(), hashlib.sha256).digest()
         if not hmac.compare_digest(expected, _unb64(signature_b64)):
             return None
         payload = json.loads(_unb64(payload_b64))
@@ -92,11 +98,13 @@ def decode_token(token: str) -> dict | None:
 
 def missing(field: str):
     """FastAPI's 422 for a missing body field."""
-    return json_response(422, {"detail": [{"loc": ["body", field], "msg": "field required",
-                                           "type": "value_error.missing"}]})
+    return json_response(
+        422, {"detail": [{"loc": ["body", field], "msg": "field required", "type": "value_error.missing"}]}
+    )
 
 
 # --- routes ------------------------------------------------------------------------------------
+
 
 @app.route("GET", "/health")
 def health(req):
@@ -111,11 +119,14 @@ def register(req):
             return missing(field)
     password_hash = hash_password(body["password"])
     import psycopg2
+
     conn = db_connect()
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("INSERT INTO users (username, email, password_hash) VALUES (%s, %s, %s) "
-                        "RETURNING id", (body["username"], body["email"], password_hash))
+            cur.execute(
+                "INSERT INTO users (username, email, password_hash) VALUES (%s, %s, %s) RETURNING id",
+                (body["username"], body["email"], password_hash),
+            )
             user_id = cur.fetchone()[0]
     except psycopg2.errors.UniqueViolation:
         return error(409, "User already exists")
@@ -139,8 +150,7 @@ def login(req):
     conn = db_connect()
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(f"SELECT id, username, password_hash FROM users WHERE {field} = %s",
-                        (body[field],))
+            cur.execute(f"SELECT id, username, password_hash FROM users WHERE {field} = %s", (body[field],))
             row = cur.fetchone()
             if row is None:
                 hash_password(body["password"])  # same cost as a real check: no user enumeration
@@ -149,12 +159,15 @@ def login(req):
             if not verify_password(body["password"], stored):
                 return error(401, "Invalid credentials")
             if needs_rehash(stored):  # the configured cost changed: upgrade the stored hash
-                cur.execute("UPDATE users SET password_hash = %s WHERE id = %s",
-                            (hash_password(body["password"]), user_id))
+                cur.execute(
+                    "UPDATE users SET password_hash = %s WHERE id = %s", (hash_password(body["password"]), user_id)
+                )
     finally:
         conn.close()
-    return json_response(200, {"access_token": make_token(user_id, username), "token_type": "bearer",
-                               "expires_in": JWT_EXPIRE_MINUTES * 60})
+    return json_response(
+        200,
+        {"access_token": make_token(user_id, username), "token_type": "bearer", "expires_in": JWT_EXPIRE_MINUTES * 60},
+    )
 
 
 @app.route("GET", "/auth/verify")

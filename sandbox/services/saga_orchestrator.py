@@ -31,8 +31,14 @@ def health_redirect(req):
 def start(req):
     body = req.json()
     steps = body.get("steps") or ["reserve", "charge", "confirm"]
-    saga = {"id": secrets.token_hex(8), "type": body.get("type", "generic"), "status": "started",
-            "steps": steps, "executed": [], "compensated": []}
+    saga = {
+        "id": secrets.token_hex(8),
+        "type": body.get("type", "generic"),
+        "status": "started",
+        "steps": steps,
+        "executed": [],
+        "compensated": [],
+    }
     with _lock:
         _sagas[saga["id"]] = saga
     return json_response(201, saga)
@@ -69,8 +75,7 @@ def cancel(req):
             return error(404, "Saga not found")
         saga["compensated"] = list(reversed(saga["executed"]))
         saga["status"] = "compensated"
-        return json_response(200, {"saga_id": saga["id"], "status": "compensated",
-                                   "compensated": saga["compensated"]})
+        return json_response(200, {"saga_id": saga["id"], "status": "compensated", "compensated": saga["compensated"]})
 
 
 if __name__ == "__main__":
