@@ -6,9 +6,9 @@ For each N (35, 500, 2000) it measures, in the same run:
     duration (``duration_s`` of its JSON) and the process's wall time (Python start-up and imports included);
   - the same checks one after another (``--concurrency 1``).
 Goals: at 35 checks the run within 1.5x the floor plus 100 ms; at 2000 checks at least 20x faster than one
-after another. A side measurement compares the HTTP clients the probe engine could use (aiohttp, the h11
-transport it uses, httpx) on the same 500 requests at the same concurrency, to keep the choice honest
-(in one process, after the others: import costs, the reason for h11, are not in it).
+after another. A side measurement compares the HTTP clients the probe engine could use (aiohttp, the
+httptools transport it uses, httpx) on the same 500 requests at the same concurrency, to keep the choice
+honest (in one process, after the others: import costs, the reason against aiohttp, are not in it).
 
 Run: .venv/bin/python benchmarks/check_suite.py [--sizes 35,500,2000]
 """
@@ -107,18 +107,18 @@ async def _clients(url: str, n: int = 500, concurrency: int = 64) -> dict[str, f
         t = time.perf_counter()
         await asyncio.gather(*(one_a(i) for i in range(n)))
         out["aiohttp"] = time.perf_counter() - t
-    from remediator.backends.http import H11Transport, Request
+    from remediator.backends.http import Request, StreamTransport
 
-    t11 = H11Transport(concurrency)
+    ours = StreamTransport(concurrency)
 
     async def one_r(i: int) -> None:
         async with sem:
-            await t11.send(Request("GET", f"{url}/x/{i}", timeout=30))
+            await ours.send(Request("GET", f"{url}/x/{i}", timeout=30))
 
     t = time.perf_counter()
     await asyncio.gather(*(one_r(i) for i in range(n)))
-    out["h11 (remediator's)"] = time.perf_counter() - t
-    await t11.close()
+    out["httptools on asyncio streams (remediator's)"] = time.perf_counter() - t
+    await ours.close()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30, pool=30)) as c:
 

@@ -1,4 +1,4 @@
-"""The HTTP transport (h11 over asyncio streams) against a real local server: what it sends (JSON, form,
+"""The HTTP transport (httptools over asyncio streams) against a real local server: what it sends (JSON, form,
 multipart files, the caller's headers winning), what it returns (status, decoded body, kept headers), how
 it says there was no answer (refused, timeout), and that a kept-alive connection is reused, and replaced
 when the server has closed it in the meantime."""
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from remediator.backends.http import H11Transport, HttpError, Request
+from remediator.backends.http import HttpError, Request, StreamTransport
 
 from .support import serving
 
@@ -63,7 +63,7 @@ def send_all(*requests: Request) -> list[object]:
     """Each request in turn on one transport; an ``HttpError`` is returned in its place."""
 
     async def main() -> list[object]:
-        t = H11Transport(4)
+        t = StreamTransport(4)
         out: list[object] = []
         try:
             for r in requests:
@@ -151,7 +151,7 @@ def test_a_server_that_closed_an_idle_connection_does_not_fail_the_next_request(
     thread.start()
 
     async def main() -> list[int]:
-        t = H11Transport(1)
+        t = StreamTransport(1)
         try:
             first = await t.send(Request("GET", f"http://127.0.0.1:{port}/"))
             await asyncio.sleep(0.2)  # the server's close arrives
@@ -183,3 +183,78 @@ def test_no_answer_is_an_http_error_of_one_short_line() -> None:
 def test_a_url_that_is_not_http_is_refused_before_any_connection(url: str) -> None:
     (err,) = send_all(Request("GET", url))
     assert isinstance(err, HttpError) and "not an http(s) URL" in str(err)
+
+
+def _raw_server(answers: list[bytes]) -> tuple[int, socket.socket, list[bytes]]:
+    """A server that reads one request per connection, sends the next canned answer and closes."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    got: list[bytes] = []
+
+    def serve() -> None:
+        for answer in answers:
+            conn, _ = sock.accept()
+            got.append(conn.recv(65536))
+            conn.sendall(answer)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock.getsockname()[1], sock, got
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "status", "body"),
+    [
+        ("GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 200, "abcde"),
+        ("GET", b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", 200, "until the end"),
+        ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", 200, ""),
+        ("GET", b"HTTP/1.1 204 No Content\r\n\r\n", 204, ""),
+        (
+            "GET",
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=latin-1\r\nContent-Length: 4\r\n\r\ncaf\xe9",
+            200,
+            "caf\u00e9",
+        ),
+    ],
+)
+def test_how_a_response_ends_chunked_at_close_head_no_content(
+    method: str, answer: bytes, status: int, body: str
+) -> None:
+    port, sock, _ = _raw_server([answer])
+    try:
+        (got,) = send_all(Request(method, f"http://127.0.0.1:{port}/", timeout=5))
+    finally:
+        sock.close()
+    assert not isinstance(got, HttpError), got
+    assert (got.status, got.body) == (status, body)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "closed the connection before the response ended"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab", "closed the connection before the response"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "not an HTTP/1.1 response"),
+    ],
+)
+def test_a_response_cut_short_or_not_http_is_one_line_of_error(answer: bytes, said: str) -> None:
+    port, sock, _ = _raw_server([answer])
+    try:
+        (got,) = send_all(Request("GET", f"http://127.0.0.1:{port}/", timeout=5))
+    finally:
+        sock.close()
+    assert isinstance(got, HttpError) and said in str(got) and "\n" not in str(got)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        Request("GET", "http://127.0.0.1:9/", headers={"X-Token": "a\r\nX-Injected: 1"}),
+        Request("GET", "http://127.0.0.1:9/", headers={"Bad Name": "v"}),
+        Request("GET", "http://127.0.0.1:9/a b"),
+    ],
+)
+def test_a_header_or_target_that_could_end_a_line_is_refused_unsent(request_: Request) -> None:
+    (got,) = send_all(request_)
+    assert isinstance(got, HttpError) and "not a valid" in str(got)

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from ..model import DockerEndpoint
 from .engine import PROJECT, SERVICE, ContainerState, _state, is_oneoff, services_listed
-from .http import H11Transport, HttpError, Request
+from .http import HttpError, Request, StreamTransport
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
@@ -46,7 +46,7 @@ class _Container:
         self.labels = (attrs.get("Config") or {}).get("Labels") or {}
 
 
-async def _listing(http: H11Transport, filters: dict[str, list[str]], timeout: float, all: bool = False) -> Any:
+async def _listing(http: StreamTransport, filters: dict[str, list[str]], timeout: float, all: bool = False) -> Any:
     """``/containers/json`` with ``filters``, decoded; None when the engine does not answer 200."""
     query = ("all=1&" if all else "") + f"filters={quote(json.dumps(filters))}"
     listed = await http.send(Request("GET", f"http://docker/containers/json?{query}", timeout=timeout))
@@ -58,7 +58,7 @@ async def containers(
 ) -> list[ContainerState] | None:
     """The project's service containers (one-off ones skipped), in the engine's order (newest first), as
     ``Engine.containers`` lists them; None when the socket does not answer as an engine."""
-    http = H11Transport(16, unix_socket=socket)
+    http = StreamTransport(16, unix_socket=socket)
     labels = [f"{PROJECT}={project}"] + ([f"{SERVICE}={service}"] if service else [])
     try:
         listed = await _listing(http, {"label": labels}, timeout, all=all)
@@ -82,7 +82,7 @@ async def services_with_health(socket: str, project: str, health: str, timeout: 
     says them, in one listing the engine filters; None when the socket does not answer as an engine. The
     settle wait before a heal's first run asks this: through the SDK it would import the SDK first (about
     0.25 s of CPU on the main thread), where the deep observation imports it beside the run anyway."""
-    http = H11Transport(1, unix_socket=socket)
+    http = StreamTransport(1, unix_socket=socket)
     try:
         listed = await _listing(http, {"label": [f"{PROJECT}={project}"], "health": [health]}, timeout)
         return None if listed is None else services_listed(listed)
@@ -100,7 +100,7 @@ async def logs(
 
     The engine frames each chunk (an 8-byte header: the stream, three zero bytes, the size) unless the
     container has a TTY, which only its inspect says, so that is asked first, as the SDK does."""
-    http = H11Transport(1, unix_socket=socket)
+    http = StreamTransport(1, unix_socket=socket)
     base = f"http://docker/containers/{quote(container_id, safe='')}"
     query = f"stdout=1&stderr=1&tail={tail}" + (f"&since={since}" if since else "")
     try:
@@ -133,7 +133,7 @@ def _unframed(data: bytes) -> bytes:
 
 async def volumes(socket: str, project: str, timeout: float = 10.0) -> dict[str, str] | None:
     """The project's named volumes (name -> creation time), as ``Engine.volumes`` lists them."""
-    http = H11Transport(1, unix_socket=socket)
+    http = StreamTransport(1, unix_socket=socket)
     query = f"filters={quote(json.dumps({'label': [f'{PROJECT}={project}']}))}"
     try:
         got = await http.send(Request("GET", f"http://docker/volumes?{query}", timeout=timeout))
@@ -148,7 +148,7 @@ async def volumes(socket: str, project: str, timeout: float = 10.0) -> dict[str,
 
 async def has_image(socket: str, reference: str, timeout: float = 10.0) -> bool | None:
     """Whether the engine holds ``reference`` locally, as ``Engine.has_image`` says it."""
-    http = H11Transport(1, unix_socket=socket)
+    http = StreamTransport(1, unix_socket=socket)
     try:
         got = await http.send(
             Request("GET", f"http://docker/images/{quote(reference, safe='/:')}/json", timeout=timeout)
