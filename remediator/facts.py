@@ -158,9 +158,11 @@ def gather(
     rendered: Mapping[str, Mapping[str, Any]],
     context: Mapping[str, Any],
     engine: Engine | None = None,
+    containers: list[ContainerState] | None = None,
 ) -> Facts:
     """Observe the target now: containers by compose labels, the resolved config, env files, the process
-    environment; logs through the engine, asked only for the services a leaf looks at."""
+    environment; logs through the engine, asked only for the services a leaf looks at. ``containers``:
+    the project's, listed by the caller already (``LiveStack``: over the engine's socket, inspects at once)."""
     from .backends.compose import Compose
 
     facts = Facts(
@@ -174,7 +176,7 @@ def gather(
     if target.compose is None:
         return facts
     engine = engine or Engine(target.docker)
-    facts.containers = by_service(engine.containers(target.compose.project))
+    facts.containers = by_service(containers if containers is not None else engine.containers(target.compose.project))
     # A project compose cannot resolve (an env file it cannot read) is a fact to diagnose, not a reason to
     # stop: the playbooks see no config and no env values, and the analyzers read compose's own error.
     try:

@@ -140,7 +140,7 @@ class LiveStack:
         else:
             context = base_context(self.target)
             rendered = render_probes(checks, {**context, **captures})
-            facts = gather(self.target, run, checks, rendered, context, engine=self.engine)
+            facts = gather(self.target, run, checks, rendered, context, engine=self.engine, containers=self._listed())
             facts.logs = _RoundLogs(self.engine, facts.containers)
             self._facts = (run, facts)
         if deep and facts.stack is None and self.target.compose is not None:
@@ -171,6 +171,19 @@ class LiveStack:
         socket = engine_api.local_socket(self.target.docker)
         found = asyncio.run(engine_api.services_with_health(socket, project, "starting")) if socket else None
         return found if found is not None else self.engine.services_with_health(project, "starting")
+
+    def _listed(self) -> list[ContainerState] | None:
+        """The project's containers over the engine's socket: one list and every inspect at once, where the
+        SDK inspects them one after another (13 on the sandbox: 0.03-0.06 s of each diagnosis, twice a
+        heal's length on a loaded machine). None where only the SDK can (``gather`` then asks it)."""
+        if self.target.compose is None:
+            return None
+        import asyncio
+
+        from .backends import engine_api
+
+        socket = engine_api.local_socket(self.target.docker)
+        return asyncio.run(engine_api.containers(socket, self.target.compose.project)) if socket else None
 
     def readiness(self, services: set[str]) -> tuple[dict[str, str], set[str]]:
         states = self._states(services)

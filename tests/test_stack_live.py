@@ -15,6 +15,7 @@ import pytest
 
 from remediator.actions import build_action
 from remediator.backends.compose import Compose
+from remediator.backends.engine import by_service
 from remediator.loader import load_inventory, load_suite
 from remediator.stack import LiveStack
 
@@ -92,6 +93,17 @@ def test_a_run_not_announced_deep_reads_nothing_beside_it(shop: ShopStack, monke
     calls = _count_compose(monkeypatch)
     live.test(suite.checks, None, None, {})
     assert not any("--dry-run" in c for c in calls)
+
+
+def test_the_facts_list_the_containers_over_the_socket_and_say_what_the_sdk_says(
+    shop: ShopStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live, suite = _live(shop)
+    run, captures = live.test(suite.checks, None, None, {})
+    sdk = live.engine.containers(shop.project)
+    monkeypatch.setattr(type(live.engine), "containers", lambda *_a, **_k: pytest.fail("the SDK listed them"))
+    facts = live.observe(run, suite.by_id(), captures)
+    assert facts.containers == by_service(sdk) and facts.containers
 
 
 def test_the_dry_run_handed_the_config_and_names_says_what_the_plain_one_says(shop: ShopStack) -> None:
