@@ -7,7 +7,8 @@ port offset 32000, torn down at the end, also on error or Ctrl-C):
    away, so each heal comes from the engine's event). ``saga-orchestrator`` is stopped. Two times per heal: from the
    stop until the service is healthy again (polled as by hand: the baseline's own end point, the
    moment the stack is healed) and from the stop to the watch's record of the healed cycle (after its
-   whole re-test and deep diagnosis verified it); with the default ``--debounce 1`` and ``--debounce 0``.
+   whole re-test verified it and the playbooks' diagnosis of that run; the watch asks no analyzers at a
+   heal's end, its record carries none); with the default ``--debounce 1`` and ``--debounce 0``.
    The watcher's own fixes' events are still ignored (the cycle drops them). First, in the same run
    and with no watch running, the same service is stopped and brought back by hand (``compose up -d``
    and a poll of the engine until healthy, as ``benchmarks/heal.py`` does): that is the baseline.
@@ -135,7 +136,7 @@ def healthy_again(box: Any, healthy_at: list[float]) -> threading.Thread:
 
 def reaction(box: Any, raw: Raw, debounce: float, rounds: int, tree: Path = ROOT) -> list[tuple[float, float]]:
     """Per round: (stop -> the service healthy again, stop -> the watch's record of the healed cycle, its
-    whole re-test and diagnosis done)."""
+    whole re-test and final diagnosis done)."""
     # --until 0.97: the suite's latency check fails on a loaded machine, and it is not what is measured here.
     watch = Watch(
         box.inventory,

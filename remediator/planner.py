@@ -88,6 +88,7 @@ class Planner:
         initial_run: Run | None = None,
         run_id: str | None = None,
         analyze_first: bool = True,
+        analyze_last: bool = True,
     ) -> ApplyResult:
         """Heal: one step at a time, re-testing after each, until the target or nothing applicable is left.
 
@@ -95,10 +96,14 @@ class Planner:
         the target's heal lock throughout (``Busy`` when another heal holds it past ``lock_timeout``).
         ``analyze_first=False``: the first diagnosis is the playbooks' alone, without the analyzers' look
         at compose (``watch``, for a service's exit the engine reported: its cause is in the container's
-        facts); the final diagnosis still has it.
+        facts); the final diagnosis still has it, unless ``analyze_last=False``: a caller that reports no
+        analysis (``watch``'s record) spares the heal's end the analyzers' look (four compose processes
+        beside the final re-test); the findings it acts on and reports are the playbooks', the same either way.
         """
         with heal_lock(target_base(self.target), self.target.name, self.lock_timeout, self.notify):
-            return self._apply(until, max_steps, timeout_s, initial_run, run_id or new_run_id(), analyze_first)
+            return self._apply(
+                until, max_steps, timeout_s, initial_run, run_id or new_run_id(), analyze_first, analyze_last
+            )
 
     def _apply(
         self,
@@ -108,6 +113,7 @@ class Planner:
         initial_run: Run | None,
         run_id: str,
         analyze_first: bool = True,
+        analyze_last: bool = True,
     ) -> ApplyResult:
         clock, meter, guards = self.stack.clock, self.meter, self.guards
         deadline = clock.monotonic() + timeout_s
@@ -152,10 +158,10 @@ class Planner:
             step_run_id = f"{run_id}-step{len(steps) + 1}"
             journal.write({"event": "started", "step_run_id": step_run_id, "key": ", ".join(f.key for f in batch)})
             if len(batch) == 1:
-                run = self._take(finding, taken[0], facts, deadline, step_run_id, target_rate)
+                run = self._take(finding, taken[0], facts, deadline, step_run_id, target_rate, analyze_last)
             else:
                 whole = rates[-1] >= target_rate
-                run = self.steps.take_together(batch, taken, facts, deadline, step_run_id, whole)
+                run = self.steps.take_together(batch, taken, facts, deadline, step_run_id, whole, analyze_last)
             for f, step in zip(batch, taken, strict=True):
                 step.duration_s, step.rate_after = clock.monotonic() - started, run.rate
                 steps.append(step)
@@ -170,13 +176,13 @@ class Planner:
         # touched is ready: the latest run when it was whole and nothing acted since, else a new one.
         if not meter.whole:
             meter.wait_ready(touched, deadline + 60, 60)
-        final = run if meter.whole else meter.test(deep=True)
+        final = run if meter.whole else meter.test(deep=analyze_last)
         if until is not None and final.rate < until <= run.rate:
             stop_reason += f"; the full re-run measured {final.rate:.1%}"
         fell = _fell(first, final)
         if final.rate < first.rate:
             stop_reason += f"; ended lower than it started: {', '.join(fell)} fell and could not be restored"
-        last_facts, left = meter.diagnosis(deep=True)
+        last_facts, left = meter.diagnosis(deep=analyze_last)
         analysis = meter.analysis()
         remaining = actionable(left, False)
         met = final.rate >= target_rate and final.rate >= first.rate and (until is not None or not remaining)
@@ -186,8 +192,11 @@ class Planner:
             unexplained(last_facts, left, analysis), analysis, meter.entry_errors(),
         )  # fmt: skip
 
-    def _take(self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str, target: float) -> Run:
-        """Run one step: ask first where the entry says so, patch the suite, or act on the stack."""
+    def _take(
+        self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str, target: float, deep: bool
+    ) -> Run:
+        """Run one step: ask first where the entry says so, patch the suite, or act on the stack. ``deep``:
+        a whole re-test will be diagnosed deeply."""
         if finding.entry.confirm and not self.assume_yes:
             step.status, step.reason = "needs confirmation", "confirm: true; run again with --yes to allow it"
             self.guards.excluded[finding.key] = step.reason
@@ -196,7 +205,7 @@ class Planner:
             return self.steps.fix_suite(finding, step, facts, deadline, run_id)
         # A step predicted to reach the target re-tests everything: if it does, that run is the whole
         # final measurement, and the partial re-test it replaces is saved.
-        return self.steps.take(finding, step, facts, deadline, run_id, whole=step.predicted_rate >= target)
+        return self.steps.take(finding, step, facts, deadline, run_id, whole=step.predicted_rate >= target, deep=deep)
 
     def _suite_findings(self, findings: list[Finding]) -> list[dict[str, object]]:
         return suitepatch.described(self.meter.suite, [f for f in findings if f.entry.suite], self.steps.target)

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import socket
+import threading
+from typing import Any
 
-from .backends.engine import ContainerState
+from .backends.engine import SERVICE, ContainerState, Engine
 
 _ANY = {"0.0.0.0", "::", ""}
 
@@ -49,3 +51,46 @@ def waiting_on(st: ContainerState | None) -> str:
 
 def has_healthcheck(st: ContainerState | None) -> bool:
     return st is not None and st.health != "none"
+
+
+class Changes:
+    """Wakes a readiness wait the moment the engine reports that one of ``services``' containers changed
+    health, started or exited (its events), instead of at the next poll: a container turns healthy
+    when its check passes, and a poll every 0.25 s sees that 0.125 s late on average, plus the listing's
+    own time. The wait still polls (a published port that starts accepting sends no event); the events
+    only end a poll's sleep early. When the engine's events cannot be read, it is the poll alone.
+    Used as a context manager: opened before the first look at the states, so no change is missed."""
+
+    ACTIONS = ("health_status", "start", "die")
+
+    def __init__(self, engine: Engine, project: str, services: list[str]) -> None:
+        self.engine, self.project, self.services = engine, project, set(services)
+        self._changed = threading.Event()
+        self._stream: Any = None
+
+    def __enter__(self) -> Changes:
+        try:
+            self._stream = self.engine.events(self.project, self.ACTIONS)
+        except Exception:  # no events: the wait polls, as it always could
+            return self
+        threading.Thread(target=self._read, args=(self._stream,), name="remediate-ready", daemon=True).start()
+        return self
+
+    def _read(self, stream: Any) -> None:
+        try:
+            for event in stream:
+                attrs = (event.get("Actor") or {}).get("Attributes") or {}
+                if attrs.get(SERVICE) in self.services:
+                    self._changed.set()
+        except Exception:  # closed (``__exit__``) or the engine went away: the poll goes on alone
+            return
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout``, less when a change came since the last call; True when one did."""
+        changed = self._changed.wait(timeout)
+        self._changed.clear()
+        return changed
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._stream is not None:
+            self._stream.close()

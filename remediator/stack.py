@@ -163,14 +163,7 @@ class LiveStack:
     def starting(self) -> list[str]:
         if self.target.compose is None:
             return []
-        import asyncio
-
-        from .backends import engine_api
-
-        project = self.target.compose.project
-        socket = engine_api.local_socket(self.target.docker)
-        found = asyncio.run(engine_api.services_with_health(socket, project, "starting")) if socket else None
-        return found if found is not None else self.engine.services_with_health(project, "starting")
+        return self.engine.services_with_health(self.target.compose.project, "starting")
 
     def readiness(self, services: set[str]) -> tuple[dict[str, str], set[str]]:
         states = self._states(services)
@@ -234,9 +227,12 @@ class _RoundLogs:
             return []
         size = max(lines, self.LINES)
         if (service, size) not in self._read:
-            # Every container's tail at once: the analyzers read each service's (credentials_refused).
-            ids = {st.id: name for name, st in self.containers.items()}
-            found = self.engine.logs_of_each(list(ids), size) if service in self.containers else {}
+            # Every container's tail at once (the analyzers read each service's: credentials_refused); a
+            # longer tail only for the service that asks it.
+            everyone = size == self.LINES and service in self.containers
+            chosen = self.containers if everyone else {service: self.containers.get(service)}
+            ids = {st.id: name for name, st in chosen.items() if st is not None}
+            found = self.engine.logs_of_each(list(ids), size) if ids else {}
             self._read[(service, size)] = []
             for cid, said in found.items():
                 self._read[(ids[cid], size)] = [MASKER.mask(line) for line in said]

@@ -77,10 +77,12 @@ class Transaction:
     def context(self, finding: Finding, run_id: str) -> ActionContext:
         return self.stack.context({**self.meter.captures, **finding.vars}, run_id)
 
-    def take(self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str, whole: bool) -> Run:
+    def take(
+        self, finding: Finding, step: Step, facts: Facts, deadline: float, run_id: str, whole: bool, deep: bool = True
+    ) -> Run:
         """Act, wait until what the step touched is ready, re-test what it can have affected (everything
-        when ``whole``), then keep it or roll it back. ``run_id`` names this step's backups, so a
-        rollback undoes this step only.
+        when ``whole``; ``deep``: that run will be diagnosed deeply), then keep it or roll it back.
+        ``run_id`` names this step's backups, so a rollback undoes this step only.
 
         Kept: it verified, and none of its affected checks that passed before fails (measured once more
         before deciding: a flicker is not the step's fault). Otherwise every file it edited is put back,
@@ -112,11 +114,11 @@ class Transaction:
                 settle_end,
                 self.settle_s,
                 stable=bool(unchecked),
-                deep=whole,
+                deep=whole and deep,
             )
             fell = _fell(before, run, only)
             if fell and step.verified:
-                run = meter.test(retest, deep=whole)  # once more before blaming the step
+                run = meter.test(retest, deep=whole and deep)  # once more before blaming the step
                 step.verified, fell = verified(meter, finding, run), _fell(before, run, only)
             if step.verified and not fell:
                 step.status = "changed" if any(a["result"] == "changed" for a in step.actions) else "ok"
@@ -144,11 +146,19 @@ class Transaction:
         return run
 
     def take_together(
-        self, findings: list[Finding], steps: list[Step], facts: Facts, deadline: float, run_id: str, whole: bool
+        self,
+        findings: list[Finding],
+        steps: list[Step],
+        facts: Facts,
+        deadline: float,
+        run_id: str,
+        whole: bool,
+        deep: bool = True,
     ) -> Run:
         """Several findings of one compose-only entry on disjoint services (``schedule.companions``) in
         one compose call per action, then measured per finding: each step verifies on its own evidence.
-        Nothing they do is reversible, so a step that does not verify is failed, not rolled back."""
+        Nothing they do is reversible, so a step that does not verify is failed, not rolled back.
+        ``deep``: a whole re-test (``whole``) will be diagnosed deeply."""
         meter = self.meter
         before = meter.measured()
         services: set[str] = set()
@@ -182,7 +192,7 @@ class Transaction:
             settle_end,
             self.settle_s,
             stable=bool(unchecked),
-            deep=whole,
+            deep=whole and deep,
         )
         for f, st in zip(findings, steps, strict=True):
             st.verified = verified(meter, f, run)

@@ -16,8 +16,10 @@ re-tests only the checks of that service (and what requires them) on top of the 
 run, when that cycle met the target: the other checks were passing and nothing else was reported to
 have changed. A partial run is only a starting point: it is used only when it falls below the target
 (a heal follows, and every heal ends with a whole re-test), never to say "met". Its heal's first
-diagnosis is the playbooks' alone (``analyze_first=False``): the container's facts name the cause, and
-the analyzers' look at compose (most of a deep run's cost) comes with the final diagnosis instead.
+diagnosis is the playbooks' alone (``analyze_first=False``): the container's facts name the cause.
+No cycle's final diagnosis reads the analyzers (``analyze_last=False``): the record carries the
+playbooks' findings only (the suite's, the failing checks), and those do not depend on it; the
+analyzers' look at compose (four compose processes) would only compete with the final re-test.
 
 One planner lives as long as the watch, and so do its guards: a fix that keeps coming back trips
 the breaker within the guards' window instead of being applied again every cycle (Monit's "if 3
@@ -48,6 +50,8 @@ from .secrets import MASKER
 
 # What the engine is asked to send; ``health_status`` matches every health change (filtered below).
 EVENTS = ("die", "oom", "destroy", "health_status")
+
+_WAKE: Mapping[str, Any] = {}  # no event: what ``EventFeed.wake`` puts in the queue (``drop_until`` drops it)
 
 Emit = Callable[[dict[str, Any]], None]
 Notify = Callable[[str], None]
@@ -124,10 +128,17 @@ class EventFeed:
             self._closed.wait(2.0)
 
     def get(self, timeout: float) -> Mapping[str, Any] | None:
+        """The next event, or None after ``timeout`` or at a ``wake``."""
         try:
-            return self.events.get(timeout=max(0.0, timeout))
+            event = self.events.get(timeout=max(0.0, timeout))
         except queue.Empty:
             return None
+        return None if event is _WAKE else event
+
+    def wake(self) -> None:
+        """End the wait of a ``get`` now (or the next one's): a cycle's early run is over, and the burst's
+        window may close at once (``Watcher._gather``) instead of at the end of a half-second wait."""
+        self.events.put(_WAKE)
 
     def drop_until(self, time_ns: int) -> None:
         """Forget the events that happened up to ``time_ns`` (those the cycle's own actions caused)."""
@@ -268,7 +279,7 @@ class Watcher:
             stopped = Stopped.of(event, self._engine, feed.project) if feed is not None and self._engine else None
             measuring = None
             if stopped is not None or self.options.debounce_s > 0:
-                measuring = _Measuring(self.planner.meter, self._checks_of(stopped))
+                measuring = _Measuring(self.planner.meter, self._checks_of(stopped), feed.wake if feed else None)
             reasons = self._gather(feed, event, measuring, stopped)
             self._premeasured = measuring.result() if measuring is not None else None
             return "; ".join(reasons)
@@ -330,7 +341,8 @@ class Watcher:
                 stopped = None  # something else is going on: gather the burst as for any event
             if left <= 0 and over:
                 break
-            note(feed.get(min(left, 0.5) if left > 0 else 0.05) if feed is not None else None)
+            # the run's end wakes this wait (``EventFeed.wake``): it is over the moment it is over
+            note(feed.get(min(left, 0.5) if left > 0 else 0.5) if feed is not None else None)
         return reasons
 
     def _asked(self) -> str | None:
@@ -397,6 +409,7 @@ class Watcher:
                     initial_run=run,
                     run_id=new_run_id(),
                     analyze_first=not partial,  # a service's exit: its cause is in the container's facts
+                    analyze_last=False,  # the record carries no analysis: the heal ends at its re-test
                 )
                 record.update(
                     rate_after=round(result.final_rate, 4),
@@ -480,9 +493,11 @@ class _Measuring:
     the latest whole run (None: all). ``dirty``: another event of the burst came while it ran (or before
     the window closed); its run is then not used. ``quick``: the window was skipped (``Stopped``)."""
 
-    def __init__(self, meter: Any, only: set[str] | None = None) -> None:
+    def __init__(self, meter: Any, only: set[str] | None = None, done: Callable[[], None] | None = None) -> None:
         self.dirty = self.quick = False
         self.only = only
+        self._done = done  # told when the run is over (``EventFeed.wake``)
+        self._over = threading.Event()  # set before ``done`` is told (the thread is still alive then)
         self._run: Run | None = None
         self._thread = threading.Thread(target=self._measure, args=(meter,), name="remediate-measure", daemon=True)
         self._thread.start()
@@ -494,9 +509,13 @@ class _Measuring:
             self._run = meter.start(deep=True) if self.only is None else meter.test(self.only)
         except Exception:  # the cycle measures again, where the error is recorded as it always was
             self._run = None
+        finally:
+            self._over.set()
+            if self._done is not None:
+                self._done()
 
     def done(self) -> bool:
-        return not self._thread.is_alive()
+        return self._over.is_set()
 
     def result(self) -> Measured | None:
         self._thread.join()

@@ -514,6 +514,9 @@ class _Feed:
         time.sleep(min(timeout, 0.05))
         return None
 
+    def wake(self) -> None:
+        """Nothing to wake: ``get`` sleeps 0.05 s at most."""
+
 
 def test_a_cycle_s_run_is_taken_while_its_burst_is_gathered_and_used_when_no_more_events_came(
     tmp_path: Path,

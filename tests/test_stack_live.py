@@ -15,6 +15,7 @@ import pytest
 
 from remediator.actions import build_action
 from remediator.backends.compose import Compose
+from remediator.backends.engine import Engine, by_service
 from remediator.loader import load_inventory, load_suite
 from remediator.stack import LiveStack
 
@@ -94,6 +95,18 @@ def test_a_run_not_announced_deep_reads_nothing_beside_it(shop: ShopStack, monke
     assert not any("--dry-run" in c for c in calls)
 
 
+def test_the_facts_list_the_containers_over_the_socket_and_say_what_the_sdk_says(shop: ShopStack) -> None:
+    live, suite = _live(shop)
+    run, captures = live.test(suite.checks, None, None, {})
+    facts = live.observe(run, suite.by_id(), captures)
+    assert live.engine._client is None  # a run and its facts, the SDK never connected
+    sdk = Engine(direct=False)
+    try:
+        assert facts.containers == by_service(sdk.containers(shop.project)) and facts.containers
+    finally:
+        sdk.close()
+
+
 def test_the_dry_run_handed_the_config_and_names_says_what_the_plain_one_says(shop: ShopStack) -> None:
     live, _ = _live(shop)
     assert live.target.compose is not None
@@ -115,17 +128,18 @@ def test_a_round_reads_each_container_s_logs_once_and_cuts_every_tail_from_them(
     live, suite = _live(shop)
     run, captures = live.test(suite.checks, None, None, {})
     facts = live.observe(run, suite.by_id(), captures)
-    reads: list[tuple[str, int]] = []
-    real = type(live.engine).logs
+    reads: list[tuple[list[str], int]] = []
+    real = type(live.engine).logs_of_each
 
-    def counted(engine: Any, container_id: str, tail: int = 200, since_s: float | None = None) -> list[str]:
-        reads.append((container_id, tail))
-        return real(engine, container_id, tail, since_s)
+    def counted(engine: Any, container_ids: list[str], tail: int) -> dict[str, list[str]]:
+        reads.append((sorted(container_ids), tail))
+        return real(engine, container_ids, tail)
 
-    monkeypatch.setattr(type(live.engine), "logs", counted)
+    monkeypatch.setattr(type(live.engine), "logs_of_each", counted)
     fifty = facts.logs_of("catalog", 50)
     assert facts.logs_of("catalog", 5) == fifty[-5:] and facts.logs_of("catalog", 200)[-50:] == fifty
-    assert reads == [(facts.containers["catalog"].id, 200)]  # one read for the three tails
+    every = sorted(st.id for st in facts.containers.values())
+    assert reads == [(every, 200)]  # one read of every container's tail for the three tails
     facts.logs_of("catalog", 500)
     facts.logs_of("worker", 5)
-    assert reads[1:] == [(facts.containers["catalog"].id, 500), (facts.containers["worker"].id, 200)]
+    assert reads[1:] == [([facts.containers["catalog"].id], 500)]  # the worker's came with the first read

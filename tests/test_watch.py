@@ -381,6 +381,9 @@ class Died:
     def get(self, timeout: float) -> dict[str, Any] | None:
         return self.events.pop(0) if self.events else None
 
+    def wake(self) -> None:
+        """Nothing to wake: ``get`` never waits."""
+
 
 def test_a_stopped_service_s_cycle_re_tests_its_checks_heals_at_once_and_says_met_from_a_whole_run(
     tmp_path: Path,
@@ -408,6 +411,14 @@ def test_a_stopped_service_s_cycle_re_tests_its_checks_heals_at_once_and_says_me
         group_by=("service",),
     )
     watcher = Watcher(planner(stack, [start], tmp_path), WatchOptions(debounce_s=60), emit=lambda _r: None)
+    observed = stack.observe
+    deep_observed: list[bool] = []
+
+    def observe(run: Any, checks: Any, captures: Any, deep: bool = False) -> Any:
+        deep_observed.append(deep)
+        return observed(run, checks, captures, deep)
+
+    stack.observe = observe  # type: ignore[method-assign]
     watcher.last = watcher.cycle(1, "start")
     assert watcher.last["met"] and stack.tested == [None]
 
@@ -421,6 +432,8 @@ def test_a_stopped_service_s_cycle_re_tests_its_checks_heals_at_once_and_says_me
     assert record["at_once"] and record["first_run"] == "2 of 4 checks re-tested, the rest as before"
     assert record["rate_before"] == 0.5 and record["acted_on"] == ["service-not-running[service=api]"]
     assert record["met"] and record["healed"] and stack.tested[-1] is None  # verified by a whole run
+    # the record carries no analysis: neither the heal's re-test nor its end reads the analyzers
+    assert not any(stack.deep_asked[1:]) and not any(deep_observed)
 
     # The service came back by itself before the run (a restart policy): a partial run never says met.
     watcher.last = record
@@ -429,6 +442,49 @@ def test_a_stopped_service_s_cycle_re_tests_its_checks_heals_at_once_and_says_me
     tested = len(stack.tested)
     record = watcher.cycle(3, trigger, watcher._premeasured)
     assert record["met"] and "first_run" not in record and stack.tested[tested:] == [None]
+
+
+class RanOut(queue.Queue):  # type: ignore[type-arg]
+    """The feed's queue, counting the waits that ran to their timeout; ``waiting``: one has begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran_out, self.waiting = 0, threading.Event()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if timeout:
+            self.waiting.set()
+        try:
+            return super().get(block, timeout)
+        except queue.Empty:
+            self.ran_out += bool(timeout)
+            raise
+
+
+def test_a_stopped_service_s_window_closes_when_its_run_ends_not_at_the_feed_s_next_timeout() -> None:
+    """The run of a service's exit ends while the burst's gathering waits on the feed: its end wakes that
+    wait (``EventFeed.wake``), and the cycle starts then, not when the wait's half second runs out."""
+    from remediator.results import Run
+    from remediator.watch import Watcher, WatchOptions, _Measuring
+
+    feed = EventFeed(engine=None, project="p", notify=lambda _m: None)  # type: ignore[arg-type]
+    feed.events = queue_ = RanOut()
+
+    class Meter:  # its run ends only once the gathering waits on the feed
+        def test(self, only: set[str]) -> Run:
+            assert queue_.waiting.wait(30)
+            return Run([])
+
+    died = Died("api").events[0]
+    stopped = Stopped.of(died, Listing(("c1", "exited")), "p")  # type: ignore[arg-type]
+    watcher = Watcher(None, WatchOptions(debounce_s=60), emit=lambda _r: None)  # type: ignore[arg-type]
+    measuring = _Measuring(Meter(), {"api.running"}, feed.wake)
+    assert watcher._gather(feed, died, measuring, stopped) == ["api exited (0)"]
+    assert measuring.quick and queue_.ran_out == 0
+    measured = measuring.result()
+    assert measured is not None and measured.at_once and measured.partial == 1
+    feed.drop_until(time.time_ns())  # the wake left behind is no event
+    assert feed.events.empty()
 
 
 def test_the_feed_drops_the_events_a_cycle_caused_and_keeps_later_ones() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import progress
 from ..backends.engine import ContainerState
-from ..readiness import waiting_on
+from ..readiness import Changes, waiting_on
 from .base import Action, ActionContext, ActionResult, Inspection
 
 
@@ -121,7 +121,22 @@ class WaitHealthy(Action):
         services = self._services(ctx, args)
         timeout, start_period = float(args.get("timeout", 60)), float(args.get("start_period", 0))
         interval = float(args.get("interval", 0.25))
-        started, waited = time.monotonic(), False
+        started = time.monotonic()
+        with Changes(ctx.engine, ctx.need_compose().project.project, services) as changes:
+            return self._wait(ctx, services, changes, started, timeout, start_period, interval)
+
+    def _wait(
+        self,
+        ctx: ActionContext,
+        services: list[str],
+        changes: Changes,
+        started: float,
+        timeout: float,
+        start_period: float,
+        interval: float,
+    ) -> ActionResult:
+        """Poll every ``interval``, and at once when the engine reports a change (``readiness.Changes``)."""
+        waited = False
         while True:
             states = self._states(ctx, services)
             bad = {s: c for s, c in states.items() if waiting_on(c)}
@@ -141,4 +156,4 @@ class WaitHealthy(Action):
                 f"{s} ({'no container' if c is None else f'{c.state}/{c.health}'})" for s, c in bad.items()
             )
             progress.waiting(f"health of {states_now}, up to {timeout:.0f} s", elapsed)
-            time.sleep(interval)
+            changes.wait(interval)
