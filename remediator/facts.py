@@ -44,18 +44,31 @@ class RecordedLogs:
 
 
 class EngineLogs:
-    """The engine's logs of the round's containers, each asked at most once per (service, lines)."""
+    """The round's container logs, each container's read at most once: at the first question about any
+    service, every container's last ``LINES`` lines at once, and each question's tail is cut from them. A
+    diagnosis of the sandbox asked 12-25 tails (5, 50 or 200 lines), each an engine call of its own."""
+
+    LINES = 200  # the longest tail a leaf asks by default (conditions' ``logs``); longer ones are read alone
 
     def __init__(self, engine: Engine, containers: Mapping[str, ContainerState]) -> None:
         self.engine, self.containers = engine, containers
-        self._cache: dict[tuple[str, int], list[str]] = {}
+        self._read: dict[tuple[str, int], list[str]] = {}
 
     def tail(self, service: str, lines: int) -> list[str]:
-        if (service, lines) not in self._cache:
-            st = self.containers.get(service)
-            found = self.engine.logs(st.id, lines) if st else []
-            self._cache[(service, lines)] = [MASKER.mask(line) for line in found]
-        return self._cache[(service, lines)]
+        if lines <= 0:
+            return []
+        size = max(lines, self.LINES)
+        if (service, size) not in self._read:
+            # Every container's tail at once (the analyzers read each service's: credentials_refused); a
+            # longer tail only for the service that asks it.
+            everyone = size == self.LINES and service in self.containers
+            chosen = self.containers if everyone else {service: self.containers.get(service)}
+            ids = {st.id: name for name, st in chosen.items() if st is not None}
+            found = self.engine.logs_of_each(list(ids), size) if ids else {}
+            self._read[(service, size)] = []
+            for cid, said in found.items():
+                self._read[(ids[cid], size)] = [MASKER.mask(line) for line in said]
+        return self._read[(service, size)][-lines:]
 
 
 @dataclass
@@ -160,7 +173,7 @@ def gather(
     engine: Engine | None = None,
 ) -> Facts:
     """Observe the target now: containers by compose labels, the resolved config, env files, the process
-    environment; logs through the engine, asked only for the services a leaf looks at."""
+    environment; logs through the engine, read when a leaf first asks (``EngineLogs``)."""
     from .backends.compose import Compose
 
     facts = Facts(

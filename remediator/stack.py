@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .actions import Action, ActionContext, ActionResult, Inspection
-from .backends.engine import ContainerState, Engine, by_service
+from .backends.engine import Engine, by_service
 from .clock import SYSTEM_CLOCK, Clock
 from .context import base_context
 from .facts import Facts, gather, render_probes
@@ -22,7 +22,6 @@ from .probes import Outcome, probe_for, run_with
 from .readiness import has_healthcheck, waiting_on
 from .results import Run
 from .runner import RunState, run_checks
-from .secrets import MASKER
 
 if TYPE_CHECKING:
     from .analyzers.observe import StackFacts
@@ -141,7 +140,6 @@ class LiveStack:
             context = base_context(self.target)
             rendered = render_probes(checks, {**context, **captures})
             facts = gather(self.target, run, checks, rendered, context, engine=self.engine)
-            facts.logs = _RoundLogs(self.engine, facts.containers)
             self._facts = (run, facts)
         if deep and facts.stack is None and self.target.compose is not None:
             facts.stack = self._deep[1] if self._deep is not None and self._deep[0] is run else self._observe_stack()
@@ -209,34 +207,6 @@ class LiveStack:
     def act(self, action: Action, ctx: ActionContext, how: How = "apply") -> ActionResult:
         self._facts = self._deep = None  # the stack may change: nothing observed before describes it
         return action.apply(ctx) if how == "apply" else action.rollback(ctx)
-
-
-class _RoundLogs:
-    """The round's container logs, each container's read at most once: at the first question about any
-    service, every container's last ``LINES`` lines at once, and each question's tail is cut from them. A
-    diagnosis of the sandbox asked 12-25 tails (5, 50 or 200 lines), each an engine call of its own."""
-
-    LINES = 200  # the longest tail a leaf asks by default (conditions' ``logs``); longer ones are read alone
-
-    def __init__(self, engine: Engine, containers: Mapping[str, ContainerState]) -> None:
-        self.engine, self.containers = engine, containers
-        self._read: dict[tuple[str, int], list[str]] = {}
-
-    def tail(self, service: str, lines: int) -> list[str]:
-        if lines <= 0:
-            return []
-        size = max(lines, self.LINES)
-        if (service, size) not in self._read:
-            # Every container's tail at once (the analyzers read each service's: credentials_refused); a
-            # longer tail only for the service that asks it.
-            everyone = size == self.LINES and service in self.containers
-            chosen = self.containers if everyone else {service: self.containers.get(service)}
-            ids = {st.id: name for name, st in chosen.items() if st is not None}
-            found = self.engine.logs_of_each(list(ids), size) if ids else {}
-            self._read[(service, size)] = []
-            for cid, said in found.items():
-                self._read[(ids[cid], size)] = [MASKER.mask(line) for line in said]
-        return self._read[(service, size)][-lines:]
 
 
 class _Background:

@@ -15,9 +15,9 @@ import pytest
 
 from remediator.backends import engine_api
 from remediator.backends.engine import ONEOFF, PROJECT, SERVICE, Engine, by_service
+from remediator.facts import EngineLogs
 from remediator.model import ComposeProject, DockerEndpoint, Target
 from remediator.probes import ProbeContext
-from remediator.stack import _RoundLogs
 
 from .support import require_engine
 
@@ -142,7 +142,7 @@ def test_logs_volumes_and_images_from_the_socket_are_the_sdks(project: str) -> N
         assert eng.containers(project) == sdk.containers(project)
         every = [ids["talk"], ids["tty"], "0" * 64]
         assert eng.logs_of_each(every, 3) == {i: sdk.logs(i, 3) for i in every} == sdk.logs_of_each(every, 3)
-        round_logs = _RoundLogs(eng, by_service(eng.containers(project)))
+        round_logs = EngineLogs(eng, by_service(eng.containers(project)))
         assert round_logs.tail("talk", 2) == sdk.logs(ids["talk"], 2) and round_logs.tail("nothing", 5) == []
         assert round_logs.tail("tty", 1) == sdk.logs(ids["tty"], 1)  # read with talk's, at once
         assert eng._client is None  # all of it without the SDK's client
