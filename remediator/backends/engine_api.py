@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ..model import DockerEndpoint
@@ -24,6 +25,7 @@ from .engine import PROJECT, SERVICE, ContainerState, _state, is_oneoff, service
 from .http import HttpError, Request, StreamTransport
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+T = TypeVar("T")
 
 
 def local_socket(endpoint: DockerEndpoint) -> str | None:
@@ -53,14 +55,26 @@ async def _listing(http: StreamTransport, filters: dict[str, list[str]], timeout
     return json.loads(listed.body) if listed.status == 200 else None
 
 
+async def _asked(socket: str, limit: int, ask: Callable[[StreamTransport], Awaitable[T | None]]) -> T | None:
+    """``ask``'s answer through a client of the socket, closed after; None when the socket does not
+    answer as an engine (no answer, or one that is not what the engine says)."""
+    http = StreamTransport(limit, unix_socket=socket)
+    try:
+        return await ask(http)
+    except (HttpError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    finally:
+        await http.close()
+
+
 async def containers(
     socket: str, project: str, service: str | None = None, all: bool = True, timeout: float = 10.0
 ) -> list[ContainerState] | None:
     """The project's service containers (one-off ones skipped), in the engine's order (newest first), as
     ``Engine.containers`` lists them; None when the socket does not answer as an engine."""
-    http = StreamTransport(16, unix_socket=socket)
     labels = [f"{PROJECT}={project}"] + ([f"{SERVICE}={service}"] if service else [])
-    try:
+
+    async def ask(http: StreamTransport) -> list[ContainerState] | None:
         listed = await _listing(http, {"label": labels}, timeout, all=all)
         if listed is None:
             return None
@@ -71,10 +85,8 @@ async def containers(
         if any(r.status not in (200, 404) for r in inspected):
             return None
         return [_state(_Container(json.loads(r.body))) for r in inspected if r.status == 200]  # 404: removed meanwhile
-    except (HttpError, ValueError, KeyError, TypeError):
-        return None
-    finally:
-        await http.close()
+
+    return await _asked(socket, 16, ask)
 
 
 async def services_with_health(socket: str, project: str, health: str, timeout: float = 10.0) -> list[str] | None:
@@ -82,14 +94,12 @@ async def services_with_health(socket: str, project: str, health: str, timeout: 
     says them, in one listing the engine filters; None when the socket does not answer as an engine. The
     settle wait before a heal's first run asks this: through the SDK it would import the SDK first (about
     0.25 s of CPU on the main thread), where the deep observation imports it beside the run anyway."""
-    http = StreamTransport(1, unix_socket=socket)
-    try:
+
+    async def ask(http: StreamTransport) -> list[str] | None:
         listed = await _listing(http, {"label": [f"{PROJECT}={project}"], "health": [health]}, timeout)
         return None if listed is None else services_listed(listed)
-    except (HttpError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    finally:
-        await http.close()
+
+    return await _asked(socket, 1, ask)
 
 
 async def logs(
@@ -100,10 +110,10 @@ async def logs(
 
     The engine frames each chunk (an 8-byte header: the stream, three zero bytes, the size) unless the
     container has a TTY, which only its inspect says, so that is asked first, as the SDK does."""
-    http = StreamTransport(1, unix_socket=socket)
     base = f"http://docker/containers/{quote(container_id, safe='')}"
     query = f"stdout=1&stderr=1&tail={tail}" + (f"&since={since}" if since else "")
-    try:
+
+    async def ask(http: StreamTransport) -> list[str] | None:
         inspected = await http.send(Request("GET", f"{base}/json", timeout=timeout))
         if inspected.status == 404:
             return []
@@ -115,10 +125,8 @@ async def logs(
         data = got.body.encode("latin-1")
         tty = bool((json.loads(inspected.body).get("Config") or {}).get("Tty"))
         return (data if tty else _unframed(data)).decode("utf-8", "replace").splitlines()
-    except (HttpError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    finally:
-        await http.close()
+
+    return await _asked(socket, 1, ask)
 
 
 def _unframed(data: bytes) -> bytes:
@@ -133,28 +141,22 @@ def _unframed(data: bytes) -> bytes:
 
 async def volumes(socket: str, project: str, timeout: float = 10.0) -> dict[str, str] | None:
     """The project's named volumes (name -> creation time), as ``Engine.volumes`` lists them."""
-    http = StreamTransport(1, unix_socket=socket)
     query = f"filters={quote(json.dumps({'label': [f'{PROJECT}={project}']}))}"
-    try:
+
+    async def ask(http: StreamTransport) -> dict[str, str] | None:
         got = await http.send(Request("GET", f"http://docker/volumes?{query}", timeout=timeout))
         if got.status != 200:
             return None
         return {v["Name"]: v.get("CreatedAt", "") for v in json.loads(got.body).get("Volumes") or ()}
-    except (HttpError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    finally:
-        await http.close()
+
+    return await _asked(socket, 1, ask)
 
 
 async def has_image(socket: str, reference: str, timeout: float = 10.0) -> bool | None:
     """Whether the engine holds ``reference`` locally, as ``Engine.has_image`` says it."""
-    http = StreamTransport(1, unix_socket=socket)
-    try:
-        got = await http.send(
-            Request("GET", f"http://docker/images/{quote(reference, safe='/:')}/json", timeout=timeout)
-        )
-        return {200: True, 404: False}.get(got.status)
-    except HttpError:
-        return None
-    finally:
-        await http.close()
+    url = f"http://docker/images/{quote(reference, safe='/:')}/json"
+
+    async def ask(http: StreamTransport) -> bool | None:
+        return {200: True, 404: False}.get((await http.send(Request("GET", url, timeout=timeout))).status)
+
+    return await _asked(socket, 1, ask)
